@@ -1,0 +1,57 @@
+"""The accept-queue probe agrees with the kernel (and with ss -lnt when it is installed)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+from keepalive_lab.kernel import accept_queue, somaxconn, tcp_sockets
+from keepalive_lab.netconn import listen
+
+
+def test_accept_queue_counts_handshakes_nobody_accepted():
+    tcp = listen()
+    clients = []
+    try:
+        assert accept_queue(tcp.port) == 0
+        for expected in (1, 2, 3):
+            clients.append(socket.create_connection(("127.0.0.1", tcp.port)))
+            assert accept_queue(tcp.port) == expected
+        conn = tcp.accept()
+        assert accept_queue(tcp.port) == 2
+        conn.close()
+    finally:
+        for c in clients:
+            c.close()
+        tcp.close()
+    assert accept_queue(tcp.port) == 0  # no listener any more
+
+
+def test_queued_request_bytes_wait_in_the_kernel():
+    tcp = listen()
+    try:
+        with socket.create_connection(("127.0.0.1", tcp.port)) as client:
+            request = b"GET / HTTP/1.1\r\nHost: lab\r\n\r\n"
+            client.sendall(request)
+            rows = [s for s in tcp_sockets(tcp.port) if s.state == "ESTAB"]
+            assert [s.recv_q for s in rows] == [len(request)]  # the whole request, unread, not accepted
+    finally:
+        tcp.close()
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="ss (iproute2) is not installed")
+def test_accept_queue_matches_ss():
+    tcp = listen()
+    clients = [socket.create_connection(("127.0.0.1", tcp.port)) for _ in range(2)]
+    try:
+        out = subprocess.run(["ss", "-lnt", f"sport = :{tcp.port}"], capture_output=True, text=True, check=True)
+        recv_q, send_q = out.stdout.splitlines()[1].split()[1:3]
+        assert int(recv_q) == accept_queue(tcp.port) == 2
+        assert int(send_q) == somaxconn()  # Go's backlog, and ours
+    finally:
+        for c in clients:
+            c.close()
+        tcp.close()
