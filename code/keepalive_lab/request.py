@@ -151,12 +151,21 @@ class RequestBody:
         self.on_first_read = None  # set for Expect: 100-continue
 
     def read(self, max_bytes: int = 64 * 1024) -> bytes:
-        """Up to ``max_bytes`` of body; ``b""`` once it is all read. Raises NetError/BadRequest."""
-        if self.saw_eof:
-            return b""
-        if self.on_first_read is not None:
+        """Up to ``max_bytes`` of body; ``b""`` once it is all read. Raises NetError/BadRequest.
+
+        The handler's view: for ``Expect: 100-continue`` the first read sends
+        ``100 Continue`` (Go's ``expectContinueReader``).
+        """
+        if self.on_first_read is not None and not self.saw_eof:
             callback, self.on_first_read = self.on_first_read, None
             callback()
+        return self._read(max_bytes)
+
+    def _read(self, max_bytes: int) -> bytes:
+        # The server's own reads (discarding, closing) never send 100 Continue: Go reads
+        # through the original body there, not the expectContinueReader.
+        if self.saw_eof:
+            return b""
         try:
             data = self._reader.read_body(max_bytes)
         except (NetError, RequestError) as exc:
@@ -178,7 +187,7 @@ class RequestBody:
         n = 0
         while n < limit:
             try:
-                chunk = self.read(min(64 * 1024, limit - n))
+                chunk = self._read(min(64 * 1024, limit - n))
             except (NetError, RequestError):
                 return n, "error"
             if not chunk:
@@ -287,8 +296,9 @@ class RequestReader:
                 framer.receive_data(chunk)
                 continue
             self._read_head_bytes(budget, check)
-        framer.receive_data(bytes(self._pending))  # the rest belongs to the body or to later requests
-        self._pending.clear()
+        if self._pending:  # the rest belongs to the body or to later requests
+            framer.receive_data(bytes(self._pending))  # (b"" would tell h11 the peer closed)
+            self._pending.clear()
         self._h11 = framer
         return self._to_request(framer)
 
