@@ -1,5 +1,7 @@
 """The command line: ``python -m keepalive_lab serve|list|run``.
 
+``list`` and ``run`` are in :mod:`keepalive_lab.runcli`.
+
 ``serve`` starts the lab server in its own process with the same flags as the
 Go reference program, so tools and the book can drive either one. Its first
 line on stdout is ``listening on 127.0.0.1:PORT``; SIGINT or SIGTERM stop it
@@ -17,6 +19,7 @@ import threading
 import time
 from typing import NoReturn, Sequence
 
+from . import runcli
 from .durations import DurationError, parse_duration
 from .handlers import ArticleHandler
 from .limit import LimitListener
@@ -88,6 +91,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m keepalive_lab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_serve(sub)
+    runcli.add_commands(sub, UsageError)
     return parser
 
 
@@ -153,7 +157,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = _build_parser().parse_args(argv)
+        args, extra = _build_parser().parse_known_args(argv)
+        if args.command == "run":
+            args.params = extra  # the experiment's own --name value pairs
+        elif extra:
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
+        if args.command == "list":
+            return runcli.list_command(args)
+        if args.command == "run":
+            return runcli.run_command(args)
         return _serve(args)
     except UsageError as exc:
         print(f"keepalive_lab: error: {exc}", file=sys.stderr)

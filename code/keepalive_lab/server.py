@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol
 
+from .limit import LimitListenerConn
 from .netconn import Conn, ListenerClosed, NetError
 from .request import (
     BadRequest,
@@ -367,8 +368,17 @@ class Server:
             pass  # the client is gone; Go ignores this write's error too
 
     def _close_write_and_wait(self, c: _ServerConn) -> None:
-        """Go's ``closeWriteAndWait``: FIN, then give the client time to read before closing."""
-        c.rwc.close_write()
+        """Go's ``closeWriteAndWait``: FIN, then give the client time to read before closing.
+
+        Go half-closes only a connection that has ``CloseWrite``
+        (``c.rwc.(closeWriter)``, server.go). x/net's ``limitListenerConn``
+        embeds the ``net.Conn`` interface (netutil/listen.go), which hides
+        ``*TCPConn``'s ``CloseWrite``: behind a ``LimitListener`` no FIN goes
+        out, and the client learns of the close only after the delay, as an
+        RST when its unread bytes are still in our receive buffer.
+        """
+        if not isinstance(c.rwc, LimitListenerConn):
+            c.rwc.close_write()
         time.sleep(self.rst_avoidance_delay)
 
     def _check_expect(self, c: _ServerConn, request: Request, w: ResponseWriter, out: ConnWriter) -> bool:
@@ -415,7 +425,9 @@ class Server:
     def _join(self, conns: list[_ServerConn], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         for c in conns:
-            if c.thread is not None and c.thread is not threading.current_thread():
+            # A thread not started yet (accepted an instant ago) finds its connection closed and ends.
+            started = c.thread is not None and c.thread.ident is not None
+            if started and c.thread is not threading.current_thread():
                 c.thread.join(max(0.0, deadline - time.monotonic()))
 
     def _log(self, message: str) -> None:

@@ -1,0 +1,338 @@
+"""Load-balancer nodes as real TCP proxies on 127.0.0.1, and a fleet that scales them.
+
+Theory of operation
+-------------------
+A :class:`BalancerNode` is one node of a load balancer (an ALB node in one
+availability zone, one ingress-nginx replica). It has its own client-facing
+listener, without any limit, and **its own** :class:`~keepalive_lab.upstream.UpstreamPool`
+of connections to the server. Scaling out adds a node, with its own pool:
+that is how a second node's connection comes to wait behind the first
+node's idle one. Three kinds of node (:class:`NodeConfig` ``mode``):
+
+``pool``
+    L7 with upstream keep-alive: ALB/ELB, ingress-nginx, HAProxy's default.
+``no-keepalive``
+    L7 that opens a connection per request and sends HTTP/1.0 with
+    ``Connection: close``: nginx's proxy defaults before 1.29.7.
+``l4``
+    a TCP pass-through, each client connection pinned to one server
+    connection for its lifetime: a Kubernetes Service (kube-proxy), an NLB.
+
+A response that does not come within the node's ``timeout`` becomes a ``504``
+(ALB: "the target did not respond before the idle timeout period elapsed").
+
+A :class:`Fleet` owns the nodes, scales out and in, and routes each client
+request to a live node, as DNS spreads clients over a load balancer's IPs.
+With ``weighted`` routing a node whose requests fail loses weight fast: the
+article's "LB2's priority drops at once".
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .netconn import Conn, NetError, listen
+from .records import BalancerRecord, UpstreamEvent
+from .request import Request
+from .response import ResponseWriter
+from .server import Server, serving
+from .upstream import UpstreamFailed, UpstreamPool, UpstreamTimeout
+
+__all__ = ["NodeConfig", "BalancerNode", "PassThroughNode", "Fleet", "MODES"]
+
+MODES = ("pool", "no-keepalive", "l4")
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """How a node talks to the server. Durations in lab seconds."""
+
+    mode: str = "pool"
+    timeout: float = 3.0  # upstream idle timeout and response timeout (ALB: 60 s)
+    max_idle: int | None = None  # idle pooled connections kept at most (nginx "keepalive N")
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+
+
+class BalancerNode:
+    """An L7 node: a proxy server in front, an upstream pool behind."""
+
+    def __init__(
+        self,
+        name: str,
+        backend_port: int,
+        config: NodeConfig,
+        *,
+        log: Callable[[BalancerRecord], None],
+        upstream_log: Callable[[UpstreamEvent], None],
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.log = log
+        self.pool = UpstreamPool(
+            name,
+            "127.0.0.1",
+            backend_port,
+            keep_alive=config.mode == "pool",
+            idle_timeout=config.timeout,
+            max_idle=config.max_idle,
+            on_event=upstream_log,
+        )
+        # The front end is an ordinary server with no connection limit; its keep-alive to
+        # clients lasts as long as the node's idle timeout.
+        self._front = Server(self._proxy, idle_timeout=config.timeout)
+        self._listener = listen()
+        self._serving = serving(self._front, self._listener)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._listener.addr}/"
+
+    def start(self) -> "BalancerNode":
+        self._serving.__enter__()
+        return self
+
+    def stop(self) -> None:
+        # Close the pool first: it wakes proxy handlers blocked on the server, so the
+        # front end's threads can finish.
+        try:
+            self.pool.close()
+        finally:
+            self._serving.__exit__(None, None, None)
+
+    def _upstream_head(self, r: Request) -> bytes:
+        version, connection = ("1.1", "") if self.config.mode == "pool" else ("1.0", "Connection: close\r\n")
+        request_id = r.header.get("X-Request-Id")
+        return (
+            f"{r.method} {r.target} HTTP/{version}\r\nHost: backend\r\n{connection}"
+            f"X-Request-Id: {request_id}\r\nX-Forwarded-For: {r.remote_addr.rsplit(':', 1)[0]}\r\n\r\n"
+        ).encode("latin-1")
+
+    def _proxy(self, w: ResponseWriter, r: Request) -> None:
+        start = time.monotonic()
+        request_id = r.header.get("X-Request-Id")
+        conn_name, reused, status, detail, body = "", False, 502, "", b""
+        try:
+            conn, reused = self.pool.acquire()
+        except OSError as exc:
+            detail = f"connect: {exc}"
+        else:
+            conn_name = conn.name
+            try:
+                response = conn.exchange(r.method, self._upstream_head(r), b"", self.config.timeout)
+            except UpstreamTimeout:
+                status, detail = 504, "upstream timed out"
+                self.pool.discard(conn, "timeout")
+            except UpstreamFailed as exc:
+                detail = str(exc)
+                self.pool.discard(conn, "failed")
+            else:
+                status, body = response.status, response.body
+                self.pool.release(conn, response.reusable)
+        w.write_header(status)
+        w.write(body)
+        self.log(BalancerRecord(self.name, request_id, conn_name, reused, start, time.monotonic(), status, detail))
+
+    def __repr__(self) -> str:
+        return f"<BalancerNode {self.name} {self.config.mode} {self.url} {self.pool!r}>"
+
+
+class PassThroughNode:
+    """An L4 node: each client connection gets its own server connection, bytes copied both ways."""
+
+    def __init__(
+        self,
+        name: str,
+        backend_port: int,
+        config: NodeConfig,
+        *,
+        log: Callable[[BalancerRecord], None],
+        upstream_log: Callable[[UpstreamEvent], None],
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.backend_port = backend_port
+        self.upstream_log = upstream_log
+        self._listener = listen()
+        self._threads: list[threading.Thread] = []
+        self._conns: list[Conn] = []
+        self._lock = threading.Lock()
+        self._accepting = threading.Thread(target=self._accept_loop, name=f"l4-{name}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._listener.addr}/"
+
+    def start(self) -> "PassThroughNode":
+        self._accepting.start()
+        return self
+
+    def stop(self) -> None:
+        self._listener.close()
+        self._accepting.join(5.0)
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            c.interrupt()
+            c.close()
+        for t in list(self._threads):
+            t.join(5.0)
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                client = self._listener.accept()
+            except (NetError, OSError):
+                return  # the listener closed
+            t = threading.Thread(target=self._pin, args=(client,), name=f"l4-{self.name}-conn", daemon=True)
+            with self._lock:
+                self._threads.append(t)
+            t.start()
+
+    def _pin(self, client: Conn) -> None:
+        try:
+            sock = socket.create_connection(("127.0.0.1", self.backend_port), timeout=10)
+        except OSError:
+            client.close()
+            return
+        host, port = sock.getsockname()[:2]
+        server = Conn(sock, f"127.0.0.1:{self.backend_port}", f"{host}:{port}")
+        with self._lock:
+            self._conns.extend([client, server])
+        self.upstream_log(UpstreamEvent(self.name, server.local_addr, "open", time.monotonic()))
+        back = threading.Thread(target=_pump, args=(server, client), daemon=True)
+        back.start()
+        _pump(client, server)
+        back.join(self.config.timeout + 5)
+        for c in (client, server):
+            c.close()
+        self.upstream_log(UpstreamEvent(self.name, server.local_addr, "close", time.monotonic()))
+
+
+def _pump(src: Conn, dst: Conn) -> None:
+    """Copy bytes from ``src`` to ``dst`` until EOF, then pass the FIN on."""
+    while True:
+        try:
+            data = src.recv(64 * 1024)
+        except NetError:
+            data = b""
+        if not data:
+            dst.close_write()
+            return
+        try:
+            dst.sendall(data)
+        except NetError:
+            src.interrupt()
+            return
+
+
+def make_node(name: str, backend_port: int, config: NodeConfig, **logs) -> BalancerNode | PassThroughNode:
+    cls = PassThroughNode if config.mode == "l4" else BalancerNode
+    return cls(name, backend_port, config, **logs)
+
+
+class Fleet:
+    """Named nodes in front of one server; scale out, scale in, route, demote."""
+
+    def __init__(
+        self,
+        backend_port: int,
+        config: NodeConfig,
+        *,
+        log: Callable[[BalancerRecord], None],
+        upstream_log: Callable[[UpstreamEvent], None],
+        routing: str = "weighted",
+        seed: int = 0,
+        demote_factor: float = 0.2,
+        min_weight: float = 0.02,
+    ) -> None:
+        if routing not in ("weighted", "round_robin"):
+            raise ValueError("routing is 'weighted' or 'round_robin'")
+        self.backend_port = backend_port
+        self.config = config
+        self.logs = {"log": log, "upstream_log": upstream_log}
+        self.routing = routing
+        self.demote_factor = demote_factor
+        self.min_weight = min_weight
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._nodes: dict[str, BalancerNode | PassThroughNode] = {}
+        self._live: list[str] = []
+        self._weights: dict[str, float] = {}
+        self._turn = 0
+        self.events: list[tuple[float, str, str]] = []  # (monotonic time, "scale_out"/"scale_in", node)
+
+    def scale_out(self, name: str | None = None, config: NodeConfig | None = None):
+        """Start a new node and route to it."""
+        with self._lock:
+            name = name or f"LB{len(self._nodes) + 1}"
+        node = make_node(name, self.backend_port, config or self.config, **self.logs).start()
+        with self._lock:
+            self._nodes[name] = node
+            self._live.append(name)
+            self._weights[name] = 1.0
+            self.events.append((time.monotonic(), "scale_out", name))
+        return node
+
+    def scale_in(self, name: str) -> None:
+        """Stop routing to a node and stop it (in-flight requests through it fail)."""
+        with self._lock:
+            if name in self._live:
+                self._live.remove(name)
+            node = self._nodes.get(name)
+            self.events.append((time.monotonic(), "scale_in", name))
+        if node is not None:
+            node.stop()
+
+    def node(self, name: str):
+        return self._nodes[name]
+
+    @property
+    def live(self) -> list[str]:
+        with self._lock:
+            return list(self._live)
+
+    def weights(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._weights)
+
+    def pick(self) -> tuple[str, str]:
+        with self._lock:
+            if not self._live:
+                raise RuntimeError("the fleet has no live node")
+            if self.routing == "round_robin":
+                name = self._live[self._turn % len(self._live)]
+                self._turn += 1
+            else:
+                weights = [self._weights[n] for n in self._live]
+                name = self._rng.choices(self._live, weights)[0]
+            return name, self._nodes[name].url
+
+    def report(self, node: str, outcome: str) -> None:
+        with self._lock:
+            if node not in self._weights:
+                return
+            if outcome == "ok":
+                self._weights[node] = min(1.0, self._weights[node] * 2)
+            else:
+                self._weights[node] = max(self.min_weight, self._weights[node] * self.demote_factor)
+
+    def close(self) -> None:
+        with self._lock:
+            nodes = list(self._nodes.values())
+            self._live.clear()
+        for node in nodes:
+            node.stop()
+
+    def __enter__(self) -> "Fleet":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,262 @@
+"""Experiments that run many testbeds side by side: the race, the grid, the fixes.
+
+Each point of a sweep gets its own server, nodes and clients, so points
+cannot disturb one another's connections; they run concurrently (threads)
+because each spends its time waiting for timeouts, not computing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .analysis import connections_opened, latency_summary, max_concurrency
+from .experiments import claim, register
+from .fixes import FIXES
+from .results import ExperimentResult
+from .testbed import NodeSpec, ServerSpec, Testbed
+from .timescale import ARTICLE, DEFAULT_SCALE, TimeScale
+from .traffic import jittered
+
+__all__ = ["RaceParams", "GridParams", "FixesParams", "race", "grid", "fixes"]
+
+
+def _run_all(fn, points, workers: int):
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(points))), thread_name_prefix="sweep") as pool:
+        return list(pool.map(fn, points))
+
+
+def _stack(per_point: list[tuple[dict, dict[str, pd.DataFrame]]]) -> dict[str, pd.DataFrame]:
+    """Concatenate each table over the points, with the point's labels as leading columns."""
+    names = per_point[0][1].keys()
+    stacked = {}
+    for name in names:
+        frames = [tables[name].assign(**labels) for labels, tables in per_point if not tables[name].empty]
+        stacked[name] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return stacked
+
+
+# ---------------------------------------------------------------------------
+# 3. The race: LB1's gap between requests against Go's idle timeout
+
+
+@dataclass(frozen=True)
+class RaceParams:
+    """LB1 sends every ``gap`` seconds; LB2 sends once at ``lb2_at``; how long does LB2 wait?"""
+
+    gaps: tuple[float, ...] = (5.0, 15.0, 25.0, 35.0, 45.0)
+    lb2_at: float = 5.0
+    horizon: float = 75.0
+
+
+@register("race", "LB1's pauses against Go's idle timeout decide whether LB2 is served", RaceParams,
+          lambda p, s: s.lab(ARTICLE.lb_idle_timeout + p.lb2_at))  # fmt: skip
+def race(params: RaceParams = RaceParams(), scale: TimeScale = DEFAULT_SCALE) -> ExperimentResult:
+    started = time.monotonic()
+
+    def one(gap: float):
+        with Testbed(scale, ServerSpec(), NodeSpec()) as bed:
+            bed.fleet.scale_out("LB1")
+            bed.fleet.scale_out("LB2")
+            bed.serial_client("lb1-user", gaps=itertools.repeat(gap), duration=params.horizon, node="LB1")
+            bed.sleep_until(params.lb2_at)
+            # LB2's client outwaits the node, so the node's own verdict (200 late, or 504) shows.
+            bed.serial_client("lb2-user", gaps=(), duration=60, node="LB2", timeout=ARTICLE.lb_idle_timeout + 15)
+            bed.lb_log.wait_for(lambda rs: any(r.node == "LB2" for r in rs), scale.lab(params.horizon))
+        return {"gap": gap}, bed.tables()
+
+    per_gap = _run_all(one, list(params.gaps), workers=len(params.gaps))
+    table = pd.DataFrame([_race_row(labels["gap"], t, scale) for labels, t in per_gap])
+    idle = ARTICLE.read_timeout
+    below = table[table["LB1 gap (s)"] < idle]
+    above = table[table["LB1 gap (s)"] > idle]
+    tables = _stack(per_gap)
+    tables["race"] = table
+
+    def listing(rows: pd.DataFrame) -> str:
+        return "; ".join(f"gap {r[0]:g}: {r[1]} after {r[2]} s" for r in rows.itertuples(index=False))
+
+    claims = [
+        claim("starved_below", "When LB1 sends more often than the idle timeout, LB2 waits the node's whole "
+              "timeout and answers 504.", not below.empty and (below["LB2 status"] == 504).all() and
+              (below["LB2 waited (s)"] >= 0.95 * ARTICLE.lb_idle_timeout).all(), listing(below)),
+        claim("served_above", "When LB1 pauses longer than the idle timeout, Go closes LB1's connection after "
+              "exactly that idle time, and LB2 is served right then, late.", not above.empty and
+              (above["LB2 status"] == 200).all() and (above["LB1 idle before close (s)"] - idle).abs().le(1.5).all()
+              and above["LB2 served after the close (s)"].between(0, 2).all(),
+              listing(above) + "; idle before close: " + ", ".join(f"{x:g} s" for x in above["LB1 idle before close (s)"])),
+    ]  # fmt: skip
+    values = {"idle_timeout_s": idle, "lb_timeout_s": ARTICLE.lb_idle_timeout}
+    return ExperimentResult("race", params, scale, time.monotonic() - started, tables, claims, values)
+
+
+def _race_row(gap: float, t: dict[str, pd.DataFrame], scale: TimeScale) -> dict:
+    lb, states, upstream = t["lb"], t["states"], t["upstream"]
+    lb2 = lb[lb["node"] == "LB2"].iloc[0]
+    row = {"LB1 gap (s)": gap, "LB2 status": int(lb2["status"]),
+           "LB2 waited (s)": round(scale.article(lb2["end"] - lb2["start"]), 1),
+           "LB1 idle before close (s)": float("nan"), "LB2 served after the close (s)": float("nan")}  # fmt: skip
+    lb1_conns = set(upstream.loc[upstream["node"] == "LB1", "conn"])
+    closes = states[(states["state"] == "closed") & states["remote_addr"].isin(lb1_conns) & (states["at"] > lb2["start"])]
+    if row["LB2 status"] == 200 and not closes.empty:  # LB2 got in: when, and why then?
+        close_at = float(closes["at"].min())
+        last_lb1 = lb[(lb["node"] == "LB1") & (lb["end"] < close_at)]["end"].max()
+        row["LB1 idle before close (s)"] = round(scale.article(close_at - last_lb1), 1)
+        row["LB2 served after the close (s)"] = round(scale.article(lb2["end"] - close_at), 1)
+    return row
+
+
+# ---------------------------------------------------------------------------
+# 6. The grid
+
+
+@dataclass(frozen=True)
+class GridParams:
+    """Every combination; each node gets its own serial client sending every ``gap`` seconds."""
+
+    limits: tuple[int, ...] = (1, 2)
+    node_counts: tuple[int, ...] = (1, 2, 3)
+    keep_alive: tuple[bool, ...] = (True, False)
+    gaps: tuple[float, ...] = (5.0, 40.0)
+    duration: float = 100.0
+    workers: int = 24
+
+
+@register("grid", "Which combinations time out: limit x nodes x keep-alive x gap", GridParams,
+          lambda p, s: s.lab(p.duration) * -(-len(list(_grid_points(p))) // p.workers))  # fmt: skip
+def grid(params: GridParams = GridParams(), scale: TimeScale = DEFAULT_SCALE) -> ExperimentResult:
+    started = time.monotonic()
+
+    def one(point):
+        limit, nodes, keep_alive, gap = point
+        with Testbed(scale, ServerSpec(limit=limit, keep_alives=keep_alive), NodeSpec()) as bed:
+            for i in range(1, nodes + 1):
+                bed.fleet.scale_out(f"LB{i}")
+                bed.sleep_until(i - 1)  # stagger the clients by one second
+                bed.serial_client(f"lb{i}-user", gaps=itertools.repeat(gap), duration=params.duration, node=f"LB{i}")
+            bed.wait_clients(scale.lab(params.duration + ARTICLE.client_timeout) + 2)
+        labels = {"limit": limit, "nodes": nodes, "keep_alive": keep_alive, "gap": gap}
+        return labels, bed.tables()
+
+    per_cell = _run_all(one, list(_grid_points(params)), params.workers)
+    rows = []
+    for labels, t in per_cell:
+        req = t["requests"]
+        rows.append({**labels, "requests": len(req), "timeouts": int((req["outcome"] == "timeout").sum()),
+                     "timeout_rate": float((req["outcome"] == "timeout").mean()) if len(req) else 0.0})  # fmt: skip
+    table = pd.DataFrame(rows)
+    off = table[~table["keep_alive"]]
+    enough = table[table["keep_alive"] & (table["limit"] >= table["nodes"])]
+    short = table[table["keep_alive"] & (table["limit"] < table["nodes"])]
+    tables = _stack(per_cell)
+    tables["grid"] = table
+    claims = [
+        claim("off_never", "Without keep-alive no cell times out.", (off["timeouts"] == 0).all(),
+              f"timeouts: {off['timeouts'].sum()} in {len(off)} cells"),
+        claim("enough_slots", "With keep-alive, a limit at least as large as the number of nodes never times "
+              "out (serial clients: one connection per node).", (enough["timeouts"] == 0).all(),
+              f"timeouts: {enough['timeouts'].sum()} in {len(enough)} cells"),
+        claim("too_few_slots", "With keep-alive and more nodes than slots, every cell has timeouts, whatever "
+              "the gap.", not short.empty and (short["timeouts"] > 0).all(),
+              f"rates {sorted(round(x, 2) for x in short['timeout_rate'])}"),
+    ]  # fmt: skip
+    values = {"cells": len(table), "worst_rate_pct": round(100 * table["timeout_rate"].max(), 1)}
+    return ExperimentResult("grid", params, scale, time.monotonic() - started, tables, claims, values)
+
+
+def _grid_points(p: GridParams):
+    return itertools.product(p.limits, p.node_counts, p.keep_alive, p.gaps)
+
+
+# ---------------------------------------------------------------------------
+# 7. The fixes and their cost
+
+
+@dataclass(frozen=True)
+class FixesParams:
+    """Two nodes, two serial users on each; the same workload under each fix."""
+
+    duration: float = 120.0
+    users_per_node: int = 2
+    think_min: float = 1.0
+    think_max: float = 3.0
+    seed: int = 11
+
+
+@register("fixes", "The fixes on one workload, and what each costs", FixesParams,
+          lambda p, s: s.lab(p.duration))  # fmt: skip
+def fixes(params: FixesParams = FixesParams(), scale: TimeScale = DEFAULT_SCALE) -> ExperimentResult:
+    started = time.monotonic()
+    mean, spread = (params.think_min + params.think_max) / 2, (params.think_max - params.think_min) / 2
+
+    def one(fix):
+        spec = ServerSpec().with_(**dict(fix.changes))
+        with Testbed(scale, spec, NodeSpec()) as bed:
+            for node in ("LB1", "LB2"):
+                bed.fleet.scale_out(node)
+            for n, node in enumerate(["LB1", "LB2"] * params.users_per_node):
+                bed.sleep_until(0.5 * n)
+                gaps = jittered(mean, spread, params.seed + n)
+                bed.serial_client(f"{node.lower()}-user{n}", gaps=gaps, duration=params.duration, node=node)
+            bed.wait_clients(scale.lab(params.duration + ARTICLE.client_timeout) + 2)
+        return {"fix": fix.name}, bed.tables()
+
+    per_fix = _run_all(one, list(FIXES), workers=len(FIXES))
+    table = pd.DataFrame([_cost_row(fix, t, scale) for fix, (_, t) in zip(FIXES, per_fix)])
+    tables = _stack(per_fix)
+    tables["fixes"] = table
+    row = table.set_index("fix")
+    claims = [
+        claim("baseline_fails", "As in the incident, some requests time out.", row.loc["baseline", "timeouts"] > 0,
+              f"{row.loc['baseline', 'timeouts']} timeouts"),
+        claim("article_fixes", "Both of the article's fixes remove every timeout.",
+              row.loc[["no_keep_alives", "conn_close"], "timeouts"].eq(0).all(),
+              f"{row.loc['no_keep_alives', 'timeouts']} and {row.loc['conn_close', 'timeouts']} timeouts"),
+        claim("article_fixes_cost", "Their cost: a new connection for every request.",
+              row.loc[["no_keep_alives", "conn_close"], "connections per request"].ge(0.95).all()
+              and row.loc["baseline", "connections per request"] < 0.5,
+              f"{row.loc['no_keep_alives', 'connections per request']} vs baseline "
+              f"{row.loc['baseline', 'connections per request']}"),
+        claim("short_idle_partial", "A short idle timeout removes most timeouts, but requests still wait for "
+              "the other node's connection to go idle: the median request takes several times longer than with "
+              "the article's fixes.", row.loc["short_idle", "timeouts"] < row.loc["baseline", "timeouts"] and
+              row.loc["short_idle", "p50 (s)"] > 2 * row.loc["no_keep_alives", "p50 (s)"],
+              f"{row.loc['short_idle', 'timeouts']} timeouts, median {row.loc['short_idle', 'p50 (s)']} s vs "
+              f"{row.loc['no_keep_alives', 'p50 (s)']} s"),
+        claim("larger_limit_concurrent", "A larger limit removes the timeouts but lets handlers run at the "
+              "same time, which the service wanted to avoid.", row.loc["larger_limit", "timeouts"] == 0 and
+              row.loc["larger_limit", "max concurrent handlers"] > 1,
+              f"{row.loc['larger_limit', 'timeouts']} timeouts, up to "
+              f"{row.loc['larger_limit', 'max concurrent handlers']} handlers at once"),
+        claim("work_limit", "Limiting the handler's work instead of connections removes the timeouts and "
+              "keeps one handler at a time.", row.loc["work_limit", "timeouts"] == 0 and
+              row.loc["work_limit", "max concurrent handlers"] == 1,
+              f"{row.loc['work_limit', 'timeouts']} timeouts, {row.loc['work_limit', 'max concurrent handlers']} "
+              "at once"),
+    ]  # fmt: skip
+    return ExperimentResult("fixes", params, scale, time.monotonic() - started, tables, claims, {})
+
+
+def _cost_row(fix, t: dict[str, pd.DataFrame], scale: TimeScale) -> dict:
+    req = t["requests"]
+    # Over every request: a timed-out one counts at the time its client waited, or the
+    # failures would vanish from the percentiles of the configuration that has them.
+    every = latency_summary(req, outcome=None)
+    handled = max(1, len(t["access"]))
+    span = scale.article(req["end"].max() - req["start"].min()) if len(req) else 1.0
+    return {
+        "fix": fix.name,
+        "change": fix.label,
+        "requests": len(req),
+        "timeouts": int((req["outcome"] == "timeout").sum()),
+        "other failures": int((~req["outcome"].isin(["ok", "timeout"])).sum()),
+        "p50 (s)": round(scale.article(every["p50"]), 2),
+        "p99 (s)": round(scale.article(every["p99"]), 2),
+        "connections per request": round(connections_opened(t["states"]) / handled, 2),
+        "ok per minute": round(60 * int((req["outcome"] == "ok").sum()) / span, 1),
+        "max concurrent handlers": max_concurrency(t["work"]),
+    }
