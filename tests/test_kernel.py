@@ -55,3 +55,16 @@ def test_accept_queue_matches_ss():
         for c in clients:
             c.close()
         tcp.close()
+
+
+def test_the_listener_itself_reports_the_same_queue_and_backlog():
+    from keepalive_lab.kernel import listener_queue
+
+    tcp = listen()
+    clients = [socket.create_connection(("127.0.0.1", tcp.port)) for _ in range(3)]
+    try:
+        assert listener_queue(tcp.sock) == (accept_queue(tcp.port), somaxconn()) == (3, somaxconn())
+    finally:
+        for c in clients:
+            c.close()
+        tcp.close()

@@ -266,7 +266,7 @@ class GhostParams:
     """LB1 sends every ``lb1_gap`` until ``lb1_until``; LB2 gets one request at ``lb2_at``."""
 
     lb1_gap: float = 5.0
-    lb1_until: float = 40.0
+    lb1_until: float = 45.0
     lb2_at: float = 5.0
     client_timeout: float = ARTICLE.client_timeout
 
@@ -302,6 +302,8 @@ def ghost(params: GhostParams = GhostParams(), scale: TimeScale = DEFAULT_SCALE)
         claim("handled_later", "The server still ran the handler for it, after the client had gone.",
               handled is not None and handled > mine["end"], f"handled at {values['handled_s']} s, client gave up "
               f"at {values['gave_up_s']} s"),
+        claim("lb2_gave_up", "LB2 answered its client with a 504 when its own timeout ran out.",
+              values["lb2_status"] == 504, f"LB2 answered {values['lb2_status']}"),
         claim("after_lb1_quiet", "It was handled only after LB1 went quiet for the idle timeout.",
               handled is not None and scale.article(handled) >= values["lb1_last_s"] + 0.9 * ARTICLE.read_timeout,
               f"LB1's last answer at {values['lb1_last_s']} s"),

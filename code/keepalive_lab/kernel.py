@@ -13,14 +13,22 @@ without running ``ss``; it works for a server in another process too.
 
 For established sockets the same column is the number of received bytes the
 application has not read: a queued request's bytes, waiting in the kernel.
+
+Reading ``/proc/net/tcp`` costs milliseconds on a busy machine, too much for
+sampling every few milliseconds. A process that owns the listening socket can
+ask the socket itself: for a listener, ``getsockopt(TCP_INFO)`` reports the
+queue length in ``tcpi_unacked`` and the backlog in ``tcpi_sacked`` (Linux
+``tcp_get_info``), in microseconds.
 """
 
 from __future__ import annotations
 
+import socket
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["somaxconn", "accept_queue", "TcpSocket", "tcp_sockets"]
+__all__ = ["somaxconn", "accept_queue", "listener_queue", "TcpSocket", "tcp_sockets"]
 
 _PROC_TCP = Path("/proc/net/tcp")
 _SOMAXCONN = Path("/proc/sys/net/core/somaxconn")
@@ -74,7 +82,10 @@ def tcp_sockets(port: int | None = None) -> list[TcpSocket]:
         lines = _PROC_TCP.read_text().splitlines()[1:]
     except OSError:
         return rows
+    wanted = None if port is None else f":{port:04X} "
     for line in lines:
+        if wanted is not None and wanted not in line[:40]:  # cheap test on the local address first
+            continue
         fields = line.split()
         local, remote, state, queues = fields[1], fields[2], fields[3], fields[4]
         if port is not None and int(local.split(":")[1], 16) != port:
@@ -101,3 +112,16 @@ def accept_queue(port: int) -> int:
         if sock.state == "LISTEN":
             return sock.recv_q
     return 0
+
+
+# struct tcp_info (linux/tcp.h): eight one-byte fields, then u32 rto, ato, snd_mss, rcv_mss,
+# unacked, sacked. For a LISTEN socket, unacked = sk_ack_backlog, sacked = sk_max_ack_backlog.
+_UNACKED_OFFSET, _SACKED_OFFSET = 24, 28
+
+
+def listener_queue(sock: socket.socket) -> tuple[int, int]:
+    """``(queue length, backlog)`` of a listening socket this process owns (``ss -lnt`` Recv-Q, Send-Q)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    (queued,) = struct.unpack_from("=I", info, _UNACKED_OFFSET)
+    (backlog,) = struct.unpack_from("=I", info, _SACKED_OFFSET)
+    return queued, backlog

@@ -2,33 +2,47 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import Callable
 
-from .kernel import accept_queue
+from .kernel import accept_queue, listener_queue
 from .records import QueueSample, WorkRecord
 
 __all__ = ["QueueSampler", "WorkTracer"]
 
 
 class QueueSampler:
-    """Samples the accept-queue length of the listener on ``port`` every ``interval`` seconds.
+    """Samples a listener's accept-queue length every ``interval`` seconds until :meth:`stop`.
 
-    A thread reads ``/proc/net/tcp`` (what ``ss -lnt`` reads) until :meth:`stop`;
-    use it as a context manager so it stops even when the experiment fails.
+    Give it the listening socket when this process owns it (``TCP_INFO``,
+    microseconds a sample), or a port (``/proc/net/tcp``, what ``ss -lnt``
+    reads, milliseconds a sample). Use it as a context manager so it stops
+    even when the experiment fails.
     """
 
-    def __init__(self, port: int, record: Callable[[QueueSample], None], interval: float = 0.01) -> None:
-        self.port = port
+    def __init__(
+        self, listener: socket.socket | int, record: Callable[[QueueSample], None], interval: float = 0.01
+    ) -> None:
+        if isinstance(listener, socket.socket):
+            self._measure = lambda: listener_queue(listener)[0]
+            self.port = listener.getsockname()[1]
+        else:
+            self._measure = lambda: accept_queue(listener)
+            self.port = listener
         self.record = record
         self.interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"queue-sampler-{port}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"queue-sampler-{self.port}", daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.record(QueueSample(time.monotonic(), accept_queue(self.port)))
+            try:
+                length = self._measure()
+            except OSError:
+                return  # the listener closed: nothing left to sample
+            self.record(QueueSample(time.monotonic(), length))
             self._stop.wait(self.interval)
 
     def start(self) -> "QueueSampler":

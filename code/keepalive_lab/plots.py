@@ -143,8 +143,9 @@ def request_scatter(
     ax.set_yscale("log")
     ax.set_ylim(0.1, max(20.0, 1.5 * float(_article(requests["latency"], scale).max())))
     _seconds_log_axis(ax.yaxis)
-    for row in (scale_events if scale_events is not None else pd.DataFrame()).itertuples():
-        if row.event == "scale_out" and row.at > 0.01:
+    events = scale_events if scale_events is not None else pd.DataFrame(columns=["at", "event", "node"])
+    for row in events.iloc[1:].itertuples():  # the first node is the starting fleet, not a scale-out
+        if row.event == "scale_out":
             x = scale.article(row.at)
             ax.axvline(x, color=actor_colour(row.node), linestyle="--", linewidth=1)
             ax.annotate(f"{row.node} added", (x, 0.1), xytext=(3, 4), textcoords="offset points",

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .analysis import connections_opened, latency_summary, max_concurrency
-from .experiments import claim, register
-from .fixes import FIXES
+from .experiments import SymptomParams, claim, register, symptom
+from .fixes import FIXES, fix_named
 from .results import ExperimentResult
 from .testbed import NodeSpec, ServerSpec, Testbed
 from .timescale import ARTICLE, DEFAULT_SCALE, TimeScale
 from .traffic import jittered
 
-__all__ = ["RaceParams", "GridParams", "FixesParams", "race", "grid", "fixes"]
+__all__ = ["RaceParams", "GridParams", "FixesParams", "ArticleFixesParams", "race", "grid", "fixes", "article_fixes"]
 
 
 def _run_all(fn, points, workers: int):
@@ -238,7 +238,10 @@ def fixes(params: FixesParams = FixesParams(), scale: TimeScale = DEFAULT_SCALE)
               f"{row.loc['work_limit', 'timeouts']} timeouts, {row.loc['work_limit', 'max concurrent handlers']} "
               "at once"),
     ]  # fmt: skip
-    return ExperimentResult("fixes", params, scale, time.monotonic() - started, tables, claims, {})
+    short = {"timeouts": "timeouts", "other failures": "failures", "p50 (s)": "p50_s", "p99 (s)": "p99_s",
+             "connections per request": "cpr", "ok per minute": "ok_per_min", "max concurrent handlers": "concurrent"}
+    values = {f"{fix}_{key}": row.loc[fix, column] for fix in row.index for column, key in short.items()}
+    return ExperimentResult("fixes", params, scale, time.monotonic() - started, tables, claims, values)
 
 
 def _cost_row(fix, t: dict[str, pd.DataFrame], scale: TimeScale) -> dict:
@@ -260,3 +263,50 @@ def _cost_row(fix, t: dict[str, pd.DataFrame], scale: TimeScale) -> dict:
         "ok per minute": round(60 * int((req["outcome"] == "ok").sum()) / span, 1),
         "max concurrent handlers": max_concurrency(t["work"]),
     }
+
+
+# ---------------------------------------------------------------------------
+# The article's two fixes, before and after, on the symptom's workload
+
+
+@dataclass(frozen=True)
+class ArticleFixesParams:
+    """The symptom experiment, run as it is and under each of the article's fixes, side by side."""
+
+    duration: float = 240.0
+    seed: int = 3
+
+
+@register("article_fixes", "The article's two fixes, before and after, on the incident's workload",
+          ArticleFixesParams, lambda p, s: s.lab(p.duration))  # fmt: skip
+def article_fixes(params: ArticleFixesParams = ArticleFixesParams(), scale: TimeScale = DEFAULT_SCALE) -> ExperimentResult:
+    started = time.monotonic()
+    names = ["baseline", "no_keep_alives", "conn_close"]
+    base = SymptomParams(duration=params.duration, seed=params.seed)
+
+    def one(fix: str):
+        result = symptom(SymptomParams(**{**base.__dict__, "fix": fix}), scale)
+        return {"fix": fix}, result.tables
+
+    per_fix = _run_all(one, names, workers=len(names))
+    table = pd.DataFrame([_cost_row(fix_named(n), t, scale) for n, (_, t) in zip(names, per_fix)])
+    tables = _stack(per_fix)
+    tables["summary"] = table
+    row = table.set_index("fix")
+    via = tables["requests"].query("fix == 'baseline' and outcome == 'timeout'")["node"]
+    claims = [
+        claim("before", "Before the fix, requests through the new node time out.", row.loc["baseline", "timeouts"] > 0
+              and (via == "LB2").all(), f"{row.loc['baseline', 'timeouts']} timeouts, via {sorted(set(via))}"),
+        claim("after", "With either fix, no request times out, through either node.",
+              row.loc[["no_keep_alives", "conn_close"], "timeouts"].eq(0).all() and
+              row.loc[["no_keep_alives", "conn_close"], "other failures"].eq(0).all(),
+              f"{row.loc['no_keep_alives', 'timeouts']} and {row.loc['conn_close', 'timeouts']} timeouts"),
+        claim("one_connection_per_request", "With either fix, the server accepts one connection per request.",
+              row.loc[["no_keep_alives", "conn_close"], "connections per request"].ge(0.95).all(),
+              f"{row.loc['no_keep_alives', 'connections per request']} and "
+              f"{row.loc['conn_close', 'connections per request']} connections per request"),
+    ]  # fmt: skip
+    values = {f"{n}_{k}": row.loc[n, c] for n in names
+              for c, k in (("timeouts", "timeouts"), ("requests", "requests"), ("p50 (s)", "p50_s"),
+                           ("connections per request", "cpr"))}  # fmt: skip
+    return ExperimentResult("article_fixes", params, scale, time.monotonic() - started, tables, claims, values)

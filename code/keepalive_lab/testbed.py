@@ -17,6 +17,7 @@ into DataFrames with times in lab seconds since the testbed started (``t``,
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -63,6 +64,28 @@ class NodeSpec:
     max_idle: int | None = None
 
 
+# Python hands the GIL between threads every 5 ms by default: a thread woken by a socket can wait
+# that long, which would show up as latency. While any testbed runs, switch every 0.5 ms.
+_SWITCH_INTERVAL = 0.0005
+_switching_lock = threading.Lock()
+_switching_users = 0
+_saved_interval = sys.getswitchinterval()
+
+
+def _fine_switching(on: bool) -> None:
+    global _switching_users, _saved_interval
+    with _switching_lock:
+        if on:
+            if _switching_users == 0:
+                _saved_interval = sys.getswitchinterval()
+                sys.setswitchinterval(_SWITCH_INTERVAL)
+            _switching_users += 1
+        else:
+            _switching_users -= 1
+            if _switching_users == 0:
+                sys.setswitchinterval(_saved_interval)
+
+
 class Testbed:
     """Server + observers + fleet + clients on loopback; use as a context manager."""
 
@@ -98,6 +121,7 @@ class Testbed:
     # -- set-up and tear-down ------------------------------------------------
 
     def __enter__(self) -> "Testbed":
+        _fine_switching(True)
         try:
             self._start()
         except BaseException:
@@ -125,13 +149,14 @@ class Testbed:
         if not spec.keep_alives:
             self.server.set_keep_alives_enabled(False)
         tcp = listen()
+        self._tcp = tcp
         self.port = tcp.port
         self.listener = LimitListener(tcp, spec.limit) if spec.limit else tcp
         self.t0 = time.monotonic()
         self._serve_thread = threading.Thread(target=self.server.serve, args=(self.listener,), daemon=True)
         self._serve_thread.start()
         self._started.append("server")
-        self.sampler = QueueSampler(self.port, self.queue, self._sample_interval).start()
+        self.sampler = QueueSampler(self._tcp.sock, self.queue, self._sample_interval).start()
         self._started.append("sampler")
         config = NodeConfig(self.node_spec.mode, lab(self.node_spec.timeout), self.node_spec.max_idle)
         self.fleet = Fleet(
@@ -140,6 +165,12 @@ class Testbed:
         self._started.append("fleet")
 
     def _teardown(self) -> None:
+        try:
+            self._stop_everything()
+        finally:
+            _fine_switching(False)
+
+    def _stop_everything(self) -> None:
         self.stop.set()
         for client in self.clients:
             client.join(self.scale.lab(ARTICLE.client_timeout) + 5)
