@@ -21,7 +21,7 @@ from typing import NoReturn, Sequence
 
 from . import runcli
 from .durations import DurationError, parse_duration
-from .handlers import ArticleHandler
+from .handlers import ArticleHandler, ServeMux
 from .limit import LimitListener
 from .netconn import listen
 from .server import AccessRecord, Server, serving
@@ -114,11 +114,14 @@ class _JsonLinesLog:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    handler = ArticleHandler(
-        latency=args.latency,
-        body_bytes=args.body_bytes,
-        content_length=not args.no_content_length,
-        conn_close=args.conn_close,
+    # The article's program: its handler registered on an http.NewServeMux() under "/".
+    handler = ServeMux(
+        ArticleHandler(
+            latency=args.latency,
+            body_bytes=args.body_bytes,
+            content_length=not args.no_content_length,
+            conn_close=args.conn_close,
+        )
     )
     try:
         access_log = _JsonLinesLog(args.access_log) if args.access_log else None

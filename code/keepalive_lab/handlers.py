@@ -1,19 +1,26 @@
-"""The article's handler: do a little work, answer a small body with an explicit length.
+"""The article's handler, and the ``ServeMux`` it is registered on.
 
 The incident's service wrote a ``Content-Length`` itself, which the article
 took for the reason Go kept connections alive (it is not: HTTP/1.1 keeps them
 alive by default; see the book's fact-check). The handler here can do either.
+
+The service registered its handler on an ``http.NewServeMux()`` under ``/``.
+:class:`ServeMux` is what that mux still does when ``/`` matches every path:
+it turns away a ``*`` target and redirects unclean paths.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
+from urllib.parse import urlsplit
 
+from .gohttp import status_text
 from .request import Request
 from .response import ResponseWriter
 
-__all__ = ["ArticleHandler", "body_of"]
+__all__ = ["ArticleHandler", "ServeMux", "body_of", "clean_path"]
 
 _PATTERN = b"abcdefghijklmnopqrstuvwxyz\n"
 
@@ -49,3 +56,85 @@ class ArticleHandler:
         if self.conn_close:
             w.header().set("Connection", "close")
         w.write(body)
+
+
+def _path_clean(p: str) -> str:
+    """Go's ``path.Clean`` for a rooted path: no empty or ``.`` segments, ``..`` resolved."""
+    parts: list[str] = []
+    for segment in p.split("/"):
+        if segment == "..":
+            if parts:
+                parts.pop()
+        elif segment not in ("", "."):
+            parts.append(segment)
+    return "/" + "/".join(parts)
+
+
+def clean_path(p: str) -> str:
+    """Go's ``cleanPath`` (server.go): rooted, cleaned, the trailing slash kept."""
+    if not p.startswith("/"):
+        p = "/" + p
+    clean = _path_clean(p)
+    if p.endswith("/") and clean != "/":
+        clean += "/"
+    return clean
+
+
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
+
+
+def redirect(w: ResponseWriter, r: Request, url: str, code: int) -> None:
+    """Go's ``http.Redirect`` to an absolute path: ``Location``, and a short HTML body for a GET."""
+    url, mark, query = url.partition("?")
+    trailing = url.endswith("/")
+    url = _path_clean(url)  # "clean up but preserve trailing slash"
+    if trailing and not url.endswith("/"):
+        url += "/"
+    url += mark + query
+    h = w.header()
+    had_type = h.has("Content-Type")
+    # hexEscapeNonASCII: Go writes the byte in lower-case hex.
+    h.set("Location", "".join(c if ord(c) < 0x80 else f"%{ord(c):x}" for c in url))
+    if not had_type and r.method in ("GET", "HEAD"):
+        h.set("Content-Type", "text/html; charset=utf-8")
+    w.write_header(code)
+    if not had_type and r.method == "GET":
+        # Go's fmt.Fprintln adds a newline after the one the body ends with.
+        w.write(f'<a href="{url.translate(_HTML_ESCAPES)}">{status_text(code)}</a>.\n\n'.encode("latin-1"))
+
+
+@dataclass(frozen=True)
+class ServeMux:
+    """Go's ``http.ServeMux`` with one pattern, ``/`` (server.go ``ServeMux.ServeHTTP``, ``findHandler``).
+
+    * A ``*`` target gets ``400`` with ``Connection: close`` (HTTP/1.1).
+      ``OPTIONS *`` never gets here: the server answers it itself.
+    * Other than for CONNECT, a path that is not clean (``//x``, ``/a/../b``,
+      ``/a/./b``) is redirected, ``301``, to its clean form, query kept.
+      Since Go 1.22 the mux cleans the path as it came (``EscapedPath``),
+      not its percent-decoded form; so does this.
+    """
+
+    handler: Callable[[ResponseWriter, Request], None]
+
+    def __call__(self, w: ResponseWriter, r: Request) -> None:
+        if r.target == "*":
+            if r.proto_at_least(1, 1):
+                w.header().set("Connection", "close")
+            w.write_header(400)
+            return
+        if r.method != "CONNECT":
+            path, query = _path_and_query(r.target)
+            clean = clean_path(path)
+            if clean != path:
+                redirect(w, r, clean + (f"?{query}" if query else ""), 301)
+                return
+        self.handler(w, r)
+
+
+def _path_and_query(target: str) -> tuple[str, str]:
+    if target.startswith("/"):
+        path, _, query = target.partition("?")
+        return path, query
+    parts = urlsplit(target)  # absolute form: http://host/path?query
+    return parts.path, parts.query

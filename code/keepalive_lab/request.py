@@ -140,9 +140,10 @@ class Request:
 class RequestBody:
     """The request body, read lazily from the connection (Go's ``body``)."""
 
-    def __init__(self, reader: "RequestReader", content_length: int) -> None:
+    def __init__(self, reader: "RequestReader", content_length: int, closing: bool = False) -> None:
         self._reader = reader
         self.content_length = content_length
+        self.closing = closing  # Go's body.closing: the request's Close (transfer.go shouldClose)
         self.consumed = 0
         self.saw_eof = content_length == 0
         self.closed = False
@@ -196,11 +197,20 @@ class RequestBody:
         return n, "limit"
 
     def close_early(self) -> None:
-        """Go's ``body.Close`` with ``doEarlyClose``: read what is cheap, give up on the rest."""
+        """Go's ``body.Close`` with ``doEarlyClose``: read what is cheap, give up on the rest.
+
+        A body with a declared length (Go's ``hdr == nil``: no trailers to
+        read) whose request closes the connection anyway is not read at all:
+        transfer.go ``body.Close``, "no trailer and closing the connection
+        next. no point in reading to EOF". Reading it would hold the
+        connection until the rest of the body or the read deadline arrives.
+        """
         if self.closed:
             return
         self.closed = True
         if self.saw_eof or self.read_error is not None:
+            return
+        if self.closing and self.content_length >= 0:
             return
         if self.unread_size() > MAX_POST_HANDLER_READ_BYTES:
             self.early_close = True
@@ -378,7 +388,7 @@ class RequestReader:
             remote_addr=self.conn.remote_addr,
             body=None,  # type: ignore[arg-type]
         )
-        request.body = RequestBody(self, content_length)
+        request.body = RequestBody(self, content_length, closing=request.close)
         if content_length == 0:
             self._end_of_message(framer)
         return request

@@ -122,6 +122,13 @@ class ResponseWriter:
         self._buffered_write(bytes(data))
         return len(data)
 
+    def request_too_large(self) -> None:
+        """Go's ``response.requestTooLarge`` (what ``MaxBytesReader`` calls): close after the reply."""
+        self.close_after_reply = True
+        self.request_body_limit_hit = True
+        if not self.wrote_header:
+            self._handler_header.set("Connection", "close")
+
     def flush(self) -> None:
         """Send what is buffered now; the body becomes chunked (Go's ``Flusher``)."""
         if not self.wrote_header:

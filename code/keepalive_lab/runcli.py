@@ -16,9 +16,8 @@ import threading
 import time
 import typing
 
-from .experiments import EXPERIMENTS, Experiment
-from .results import ExperimentResult
-from .timescale import TimeScale
+# The experiments (and pandas, matplotlib...) load only for `list` and `run`, so that `serve`
+# starts quickly.
 
 __all__ = ["add_commands", "run_command", "list_command"]
 
@@ -39,6 +38,8 @@ def add_commands(sub, usage_error: type[Exception]) -> None:
 
 
 def list_command(args) -> int:
+    from .experiments import EXPERIMENTS
+
     width = max(len(name) for name in EXPERIMENTS)
     for exp in EXPERIMENTS.values():
         print(f"{exp.name:<{width}}  {exp.title}")
@@ -59,7 +60,7 @@ def _parse_value(kind, text: str):
     return kind(text)
 
 
-def parse_params(exp: Experiment, tokens: list[str], usage_error: type[Exception]):
+def parse_params(exp, tokens: list[str], usage_error: type[Exception]):
     """Build the experiment's parameter object from ``--field value`` tokens."""
     hints = typing.get_type_hints(exp.params)
     fields = {f.name.replace("_", "-"): f.name for f in dataclasses.fields(exp.params)}
@@ -110,6 +111,9 @@ class _Progress:
 
 
 def run_command(args) -> int:
+    from .experiments import EXPERIMENTS
+    from .timescale import TimeScale
+
     usage_error = args.usage_error
     exp = EXPERIMENTS.get(args.name)
     if exp is None:
@@ -134,10 +138,26 @@ def run_command(args) -> int:
     return EXIT_OK if result.all_held else EXIT_CLAIM_FAILED
 
 
-def _print_summary(result: ExperimentResult) -> None:
+def _print_summary(result) -> None:
     print(f"{result.name}: {result.wall_seconds:.1f} s wall, {result.scale.describe()}")
     for c in result.claims:
         mark = "held" if c.held else "FAILED"
         print(f"  [{mark:>6}] {c.text}\n           measured: {c.evidence}")
     held = sum(c.held for c in result.claims)
     print(f"{held}/{len(result.claims)} claims held")
+
+
+def parameters_table():
+    """Every experiment's parameters and defaults, as the appendix shows them."""
+    import pandas as pd
+
+    from .experiments import EXPERIMENTS
+
+    rows = []
+    for exp in EXPERIMENTS.values():
+        for f in dataclasses.fields(exp.params):
+            default = f.default if f.default is not dataclasses.MISSING else ""
+            if isinstance(default, tuple):
+                default = ",".join(f"{v:g}" if isinstance(v, float) else str(v).lower() for v in default)
+            rows.append({"experiment": exp.name, "parameter": "--" + f.name.replace("_", "-"), "default": str(default)})
+    return pd.DataFrame(rows)

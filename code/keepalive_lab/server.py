@@ -252,10 +252,15 @@ class Server:
     def _start_conn(self, rwc: Conn) -> None:
         c = _ServerConn(next(self._ids), rwc)
         with self._lock:
-            self._conns[c.id] = c
-        self._set_state(c, ConnState.NEW)
-        c.thread = threading.Thread(target=self._serve_conn, args=(c,), name=f"http-conn-{c.id}", daemon=True)
-        c.thread.start()
+            # Registered and started under the lock, so that close() either finds a running
+            # thread to join or no connection at all; after close(), refuse the connection.
+            closing = self._in_shutdown
+            if not closing:
+                self._conns[c.id] = c
+                c.thread = threading.Thread(target=self._serve_conn, args=(c,), name=f"http-conn-{c.id}", daemon=True)
+                c.thread.start()
+        if closing:
+            rwc.close()
 
     def _set_state(self, c: _ServerConn, state: ConnState) -> None:
         now = time.monotonic()
@@ -286,6 +291,7 @@ class Server:
         return quiescent
 
     def _serve_conn(self, c: _ServerConn) -> None:
+        self._set_state(c, ConnState.NEW)  # Go's Serve does this just before `go c.serve()`
         try:
             self._conn_loop(c)
         except _HandlerPanic:
@@ -396,16 +402,19 @@ class Server:
         return True
 
     def _run_handler(self, c: _ServerConn, request: Request, w: ResponseWriter, out: ConnWriter) -> None:
+        # serverHandler.ServeHTTP: the server answers "OPTIONS *" itself; the handler never sees it.
+        global_options = request.target == "*" and request.method == "OPTIONS"
+        handler = _global_options_handler if global_options else self.handler
         start = time.monotonic()
         try:
-            self.handler(w, request)
+            handler(w, request)
         except Exception as exc:
             # Go recovers a handler panic, logs it and closes the connection unflushed.
             self._log(f"http: panic serving {c.rwc.remote_addr}: {exc!r}")
             raise _HandlerPanic() from exc
         w.finish_request()
         end = time.monotonic()
-        if self.access_log is not None:
+        if self.access_log is not None and not global_options:
             self.access_log(
                 AccessRecord(
                     conn_id=c.id,
@@ -437,6 +446,18 @@ class Server:
 
 class _HandlerPanic(Exception):
     """The handler raised; the connection closes without its buffered response."""
+
+
+_OPTIONS_BODY_LIMIT = 4 << 10  # globalOptionsHandler reads at most 4 KiB of body
+
+
+def _global_options_handler(w: ResponseWriter, r: Request) -> None:
+    """Go's ``globalOptionsHandler``: an empty 200; a body beyond 4 KiB closes the connection."""
+    w.header().set("Content-Length", "0")
+    if r.content_length != 0:
+        read, _ = r.body.discard(_OPTIONS_BODY_LIMIT + 1)
+        if read > _OPTIONS_BODY_LIMIT:
+            w.request_too_large()  # as MaxBytesReader does once its limit is passed
 
 
 _STATUS_400_505 = {400: "Bad Request", 505: "HTTP Version Not Supported"}
