@@ -15,7 +15,7 @@ from dataclasses import dataclass
 __all__ = ["RequestRecord", "BalancerRecord", "UpstreamEvent", "QueueSample", "WorkRecord", "OUTCOMES"]
 
 # What a client can see happen to one request.
-OUTCOMES = ("ok", "timeout", "504", "502", "error")
+OUTCOMES = ("ok", "timeout", "504", "503", "502", "error")
 
 
 @dataclass(frozen=True)

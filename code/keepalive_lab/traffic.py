@@ -57,7 +57,7 @@ class Direct:
 def outcome_of_status(status: int) -> str:
     if status == 200:
         return "ok"
-    if status in (502, 504):
+    if status in (502, 503, 504):  # bad gateway, no healthy backend, gateway timeout
         return str(status)
     return "error"
 
