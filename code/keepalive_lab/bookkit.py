@@ -11,6 +11,7 @@ built HTML never falls back to a file name.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 from typing import Any
 
@@ -18,7 +19,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["FigureWithAlt", "glue_values", "glue_figure", "glue_table", "show_table"]
+__all__ = ["FigureWithAlt", "glue_values", "glue_figure", "glue_table", "show_table", "show_record"]
 
 
 class FigureWithAlt:
@@ -67,6 +68,12 @@ def show_table(frame: pd.DataFrame, caption: str = "", preformatted: tuple[str, 
             subset=list(preformatted), **{"white-space": "pre", "font-family": "monospace", "text-align": "left"}
         )
     return styler.set_caption(caption) if caption else styler
+
+
+def show_record(record: Any) -> Any:
+    """A probe's result (a dataclass) as a two-column table: what was measured, and the value."""
+    rows = [{"measured": f.name.replace("_", " "), "value": getattr(record, f.name)} for f in dataclasses.fields(record)]
+    return show_table(pd.DataFrame(rows))
 
 
 def glue_table(name: str, frame: pd.DataFrame) -> None:

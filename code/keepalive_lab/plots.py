@@ -206,10 +206,14 @@ def connection_timeline(tables: dict[str, pd.DataFrame], scale: TimeScale, max_r
         tick.set_color(actor_colour(conn["node"]))
     ax.invert_yaxis()
     _time_axis(ax, scale)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in STATE_COLOURS.values()]
-    handles.append(matplotlib.lines.Line2D([], [], marker="x", color="black", linestyle="", mew=2))
-    names = ["waiting in the accept queue", "active (in the handler)", "idle, kept alive", "the node gave up on it"]
-    fig.legend(handles, names, loc="lower center", ncol=4, frameon=False, fontsize=8)
+    present = {state for c in rows for state, b, e in c["segments"] if e > b}
+    names = {"queued": "waiting in the accept queue", "active": "active (in the handler)", "idle": "idle, kept alive"}
+    handles = [plt.Rectangle((0, 0), 1, 1, color=STATE_COLOURS[s]) for s in names if s in present]
+    labels = [names[s] for s in names if s in present]
+    if any(c["gave_up"] is not None for c in rows):
+        handles.append(matplotlib.lines.Line2D([], [], marker="x", color="black", linestyle="", mew=2))
+        labels.append("the node gave up on it")
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False, fontsize=8)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     queued = [c for c in rows if any(s == "queued" and e - b > 0.01 for s, b, e in c["segments"])]
     alt = (
@@ -260,7 +264,7 @@ def latency_ecdf(
     requests: pd.DataFrame, scale: TimeScale, by: str, order: list[str] | None = None, labels: dict | None = None
 ) -> tuple[Figure, str]:
     """Cumulative distribution of latency (every request; a timeout counts at its client timeout)."""
-    fig, ax = plt.subplots(figsize=(8, 3.4))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     groups = order or sorted(requests[by].unique())
     labels = labels or {}
     palette = plt.get_cmap("tab10")
@@ -278,7 +282,7 @@ def latency_ecdf(
     ax.set_ylabel("fraction of requests\nanswered or given up by then")
     ax.set_ylim(0, 1.02)
     ax.grid(color="#dddddd", linewidth=0.6)
-    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     fig.tight_layout()
     alt = f"Cumulative latency distributions, one line per {by}; medians: " + "; ".join(medians) + "."
     return fig, alt

@@ -134,5 +134,5 @@ def fixes_on_the_wire(wait: float = 0.5) -> pd.DataFrame:
         server = Server(ArticleHandler(latency=0.0, conn_close=conn_close), read_timeout=30)
         server.set_keep_alives_enabled(keep_alives)
         head, closed = _exchange_then_close_time(server, wait)
-        rows.append({"configuration": label, "response head": head, "server closed the connection": closed})
+        rows.append({"configuration": label, "response head": head, "closed after the response": closed})
     return pd.DataFrame(rows)

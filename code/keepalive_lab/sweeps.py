@@ -210,9 +210,14 @@ def fixes(params: FixesParams = FixesParams(), scale: TimeScale = DEFAULT_SCALE)
     tables = _stack(per_fix)
     tables["fixes"] = table
     row = table.set_index("fix")
+    base = tables["requests"].query("fix == 'baseline' and outcome == 'timeout'")
+    per_node = {node: int((base["node"] == node).sum()) for node in ("LB1", "LB2")}
     claims = [
         claim("baseline_fails", "As in the incident, some requests time out.", row.loc["baseline", "timeouts"] > 0,
               f"{row.loc['baseline', 'timeouts']} timeouts"),
+        claim("both_nodes", "With two users per node, requests through both nodes time out: a node starves "
+              "itself when its users' requests overlap.", min(per_node.values()) > 0,
+              f"timeouts via LB1: {per_node['LB1']}, via LB2: {per_node['LB2']}"),
         claim("article_fixes", "Both of the article's fixes remove every timeout.",
               row.loc[["no_keep_alives", "conn_close"], "timeouts"].eq(0).all(),
               f"{row.loc['no_keep_alives', 'timeouts']} and {row.loc['conn_close', 'timeouts']} timeouts"),
@@ -241,6 +246,7 @@ def fixes(params: FixesParams = FixesParams(), scale: TimeScale = DEFAULT_SCALE)
     short = {"timeouts": "timeouts", "other failures": "failures", "p50 (s)": "p50_s", "p99 (s)": "p99_s",
              "connections per request": "cpr", "ok per minute": "ok_per_min", "max concurrent handlers": "concurrent"}
     values = {f"{fix}_{key}": row.loc[fix, column] for fix in row.index for column, key in short.items()}
+    values.update({f"baseline_timeouts_{node.lower()}": n for node, n in per_node.items()})
     return ExperimentResult("fixes", params, scale, time.monotonic() - started, tables, claims, values)
 
 
