@@ -19,6 +19,17 @@ from keepalive_lab.server import ConnState, Server
 
 WAIT = 5.0  # the longest any test waits for something that should happen promptly
 
+# Bad `serve` command lines, with a phrase the one-line error must contain; both the lab server and
+# the Go reference program must reject each of them the same way.
+BAD_SERVE_FLAGS = [
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--read-timeout", "3x"], "invalid duration"),
+    (["--limit", "-1"], "must be >= 0"),
+    (["--addr", "0.0.0.0:8080"], "not an IPv4 loopback address"),
+    (["--addr", "nonsense"], "want HOST:PORT"),
+    (["--access-log", "/nonexistent/dir/log"], "--access-log"),
+]
+
 
 @dataclass
 class Lab:
@@ -41,6 +52,12 @@ class Lab:
 
     def wait_state(self, state: ConnState, n: int = 1, timeout: float = WAIT) -> bool:
         return self.states.wait_for(lambda rs: sum(r.state is state for r in rs) >= n, timeout)
+
+    def logged(self, n: int, timeout: float = WAIT) -> list:
+        """The access log once it holds ``n`` records: a record is written just after its response,
+        so a client can read the response a moment before the record exists."""
+        assert self.access.wait_for(lambda rs: len(rs) >= n, timeout), f"fewer than {n} access records"
+        return self.access.records()
 
     def connect(self) -> "RawClient":
         return RawClient(self.port)

@@ -10,7 +10,7 @@ import sys
 import httpx
 import pytest
 
-from .conftest import WAIT
+from .conftest import BAD_SERVE_FLAGS, WAIT
 
 
 def _start(*flags: str) -> tuple[subprocess.Popen, int]:
@@ -61,17 +61,7 @@ def test_serve_flags_reach_the_server(tmp_path):
     assert record["target"] == "/x" and record["request_id"] == "r1" and record["status"] == 200
 
 
-@pytest.mark.parametrize(
-    "flags, message",
-    [
-        (["--bogus"], "unrecognized arguments: --bogus"),
-        (["--read-timeout", "3x"], "invalid duration"),
-        (["--limit", "-1"], "must be >= 0"),
-        (["--addr", "0.0.0.0:8080"], "not an IPv4 loopback address"),
-        (["--addr", "nonsense"], "want HOST:PORT"),
-        (["--access-log", "/nonexistent/dir/log"], "--access-log"),
-    ],
-)
+@pytest.mark.parametrize("flags, message", BAD_SERVE_FLAGS)
 def test_bad_flags_give_one_line_and_exit_2(flags, message):
     result = subprocess.run(
         [sys.executable, "-m", "keepalive_lab", "serve", *flags], capture_output=True, text=True, timeout=WAIT * 4

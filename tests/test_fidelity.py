@@ -43,6 +43,8 @@ from keepalive_lab.transcript import (
     normalise_headers,
 )
 
+from .conftest import BAD_SERVE_FLAGS
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # a matrix on a busy machine can take a minute
 BUILD_SCRIPT = PROJECT_ROOT / "tools" / "go_reference.sh"
 NO_TOOLCHAIN = 3  # go_reference.sh: "no toolchain available here"
@@ -126,17 +128,7 @@ def test_our_server_agrees_with_the_recorded_go_run(ours):
     assert explained == {k.scenario for k in KNOWN_VERSION_DIFFERENCES if k.applies(meta["go_version"])}
 
 
-@pytest.mark.parametrize(
-    "flags, phrase",
-    [
-        (["--bogus"], "unrecognized arguments: --bogus"),
-        (["--read-timeout", "3x"], "invalid duration"),
-        (["--limit", "-1"], "must be >= 0"),
-        (["--addr", "0.0.0.0:8080"], "not an IPv4 loopback address"),
-        (["--addr", "nonsense"], "want HOST:PORT"),
-        (["--access-log", "/nonexistent/dir/log"], "--access-log"),
-    ],
-)
+@pytest.mark.parametrize("flags, phrase", BAD_SERVE_FLAGS)
 def test_both_programs_reject_bad_flags_alike(go_reference, flags, phrase):
     ref, _ = go_reference
     commands = [python_server_command(flags)] + ([[str(ref.binary), *flags]] if ref else [])

@@ -44,7 +44,7 @@ def test_the_idle_deadline_is_per_wait_not_per_connection(lab_factory):
         for _ in range(4):  # 4 requests 0.2 s apart: 0.8 s in all, longer than the idle timeout
             assert client.request(get()).status == 200
             assert client.gets_nothing_for(0.2)
-    assert len({r.conn_id for r in lab.access.records()}) == 1
+    assert len({r.conn_id for r in lab.logged(4)}) == 1
 
 
 def test_timeout_fallbacks():

@@ -86,7 +86,27 @@ def _client(timeout: float) -> httpx.Client:
     return httpx.Client(timeout=httpx.Timeout(timeout), trust_env=False, verify=False)
 
 
-class SerialClient:
+class _Client:
+    """What both kinds of client share: a name, a router, a record sink, a timeout, a stop event."""
+
+    def __init__(self, name: str, router: Router, record, timeout: float, duration: float, stop) -> None:
+        self.name = name
+        self.router = router
+        self.record = record
+        self.timeout = timeout
+        self.duration = duration
+        self.stop = stop or threading.Event()
+        self.thread = threading.Thread(target=self.run, name=f"client-{name}", daemon=True)
+
+    def start(self):  # each kind of client defines run(), its loop
+        self.thread.start()
+        return self
+
+    def join(self, timeout: float | None = None) -> None:
+        self.thread.join(timeout)
+
+
+class SerialClient(_Client):
     """One user: a request, its answer or timeout, a pause, the next request."""
 
     def __init__(
@@ -101,19 +121,9 @@ class SerialClient:
         max_requests: int = 10_000,
         stop: threading.Event | None = None,
     ) -> None:
-        self.name = name
-        self.router = router
-        self.record = record
-        self.timeout = timeout
+        super().__init__(name, router, record, timeout, duration, stop)
         self.gaps = iter(gaps)
-        self.duration = duration
         self.max_requests = max_requests
-        self.stop = stop or threading.Event()
-        self.thread = threading.Thread(target=self.run, name=f"client-{name}", daemon=True)
-
-    def start(self) -> "SerialClient":
-        self.thread.start()
-        return self
 
     def run(self) -> None:
         with _client(self.timeout) as http:
@@ -128,11 +138,8 @@ class SerialClient:
                 if gap is None or self.stop.wait(gap):
                     return
 
-    def join(self, timeout: float | None = None) -> None:
-        self.thread.join(timeout)
 
-
-class OpenLoopClient:
+class OpenLoopClient(_Client):
     """Requests started at a fixed rate, each in a worker thread, whatever became of earlier ones."""
 
     def __init__(
@@ -147,19 +154,9 @@ class OpenLoopClient:
         max_in_flight: int = 64,
         stop: threading.Event | None = None,
     ) -> None:
-        self.name = name
-        self.router = router
-        self.record = record
-        self.timeout = timeout
+        super().__init__(name, router, record, timeout, duration, stop)
         self.rate = rate
-        self.duration = duration
         self.max_in_flight = max_in_flight
-        self.stop = stop or threading.Event()
-        self.thread = threading.Thread(target=self.run, name=f"client-{name}", daemon=True)
-
-    def start(self) -> "OpenLoopClient":
-        self.thread.start()
-        return self
 
     def run(self) -> None:
         count = int(self.rate * self.duration)
@@ -189,9 +186,6 @@ class OpenLoopClient:
         finally:
             for c in clients:
                 c.close()
-
-    def join(self, timeout: float | None = None) -> None:
-        self.thread.join(timeout)
 
 
 def jittered(mean: float, spread: float, seed: int) -> Iterable[float]:
