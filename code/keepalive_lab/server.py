@@ -37,14 +37,8 @@ from typing import Callable, Optional, Protocol
 
 from .limit import LimitListenerConn
 from .netconn import Conn, ListenerClosed, NetError
-from .request import (
-    BadRequest,
-    ClientGone,
-    HeaderTooLarge,
-    Request,
-    RequestReader,
-    UnsupportedTransferEncoding,
-)
+from .replies import global_options_handler, is_global_options, read_error_reply
+from .request import Request, RequestError, RequestReader
 from .response import ConnWriter, ResponseWriter
 
 __all__ = [
@@ -63,7 +57,6 @@ RST_AVOIDANCE_DELAY = 0.5  # server.go: rstAvoidanceDelay, before closing after 
 # server.go closeIdleConns: a StateNew connection silent this long counts as idle (golang/go#22682).
 NEW_CONN_IDLE_AFTER = 5.0
 
-_ERROR_HEADERS = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
 
 
 class ConnState(enum.Enum):
@@ -334,7 +327,7 @@ class Server:
         c.rwc.set_read_deadline(t0 + header_timeout if header_timeout > 0 else None)
         try:
             request = reader.read_request()
-        except (ClientGone, HeaderTooLarge, UnsupportedTransferEncoding, BadRequest) as exc:
+        except RequestError as exc:
             if reader.bytes_read:
                 self._set_state(c, ConnState.ACTIVE)
             self._set_write_deadline(c)
@@ -349,29 +342,15 @@ class Server:
         if self.write_timeout > 0:
             c.rwc.set_write_deadline(time.monotonic() + self.write_timeout)
 
-    def _reply_error(self, c: _ServerConn, exc: Exception) -> None:
-        if isinstance(exc, ClientGone):
-            return  # isCommonNetReadError: don't reply
-        if isinstance(exc, HeaderTooLarge):
-            text = "431 Request Header Fields Too Large"
-            self._raw_write(c, f"HTTP/1.1 {text}{_ERROR_HEADERS}{text}")
+    def _reply_error(self, c: _ServerConn, exc: RequestError) -> None:
+        reply, close_write = read_error_reply(exc)
+        if reply:
+            try:
+                c.rwc.sendall(reply)
+            except NetError:
+                pass  # the client is gone; Go ignores this write's error too
+        if close_write:
             self._close_write_and_wait(c)
-            return
-        if isinstance(exc, UnsupportedTransferEncoding):
-            self._raw_write(c, f"HTTP/1.1 501 Not Implemented{_ERROR_HEADERS}Unsupported transfer encoding")
-            return
-        assert isinstance(exc, BadRequest)
-        if exc.text:
-            text = f"{exc.status} {_STATUS_400_505[exc.status]}: {exc.text}"
-        else:
-            text = "400 Bad Request"
-        self._raw_write(c, f"HTTP/1.1 {text}{_ERROR_HEADERS}{text}")
-
-    def _raw_write(self, c: _ServerConn, text: str) -> None:
-        try:
-            c.rwc.sendall(text.encode("latin-1"))
-        except NetError:
-            pass  # the client is gone; Go ignores this write's error too
 
     def _close_write_and_wait(self, c: _ServerConn) -> None:
         """Go's ``closeWriteAndWait``: FIN, then give the client time to read before closing.
@@ -403,8 +382,8 @@ class Server:
 
     def _run_handler(self, c: _ServerConn, request: Request, w: ResponseWriter, out: ConnWriter) -> None:
         # serverHandler.ServeHTTP: the server answers "OPTIONS *" itself; the handler never sees it.
-        global_options = request.target == "*" and request.method == "OPTIONS"
-        handler = _global_options_handler if global_options else self.handler
+        global_options = is_global_options(request)
+        handler = global_options_handler if global_options else self.handler
         start = time.monotonic()
         try:
             handler(w, request)
@@ -446,21 +425,6 @@ class Server:
 
 class _HandlerPanic(Exception):
     """The handler raised; the connection closes without its buffered response."""
-
-
-_OPTIONS_BODY_LIMIT = 4 << 10  # globalOptionsHandler reads at most 4 KiB of body
-
-
-def _global_options_handler(w: ResponseWriter, r: Request) -> None:
-    """Go's ``globalOptionsHandler``: an empty 200; a body beyond 4 KiB closes the connection."""
-    w.header().set("Content-Length", "0")
-    if r.content_length != 0:
-        read, _ = r.body.discard(_OPTIONS_BODY_LIMIT + 1)
-        if read > _OPTIONS_BODY_LIMIT:
-            w.request_too_large()  # as MaxBytesReader does once its limit is passed
-
-
-_STATUS_400_505 = {400: "Bad Request", 505: "HTTP Version Not Supported"}
 
 
 @contextlib.contextmanager
