@@ -180,8 +180,7 @@ class PassThroughNode:
         with self._lock:
             conns = list(self._conns)
         for c in conns:
-            c.interrupt()
-            c.close()
+            c.interrupt()  # the pumps wake with EOF; the thread that owns the pair closes both
         for t in list(self._threads):
             t.join(5.0)
 

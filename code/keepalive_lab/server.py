@@ -207,8 +207,7 @@ class Server:
         for listener in listeners:
             listener.close()
         for c in conns:
-            c.rwc.interrupt()
-            c.rwc.close()
+            c.rwc.interrupt()  # each connection's own thread then closes it (see _close_from_outside)
         self._join(conns, join_timeout)
 
     def shutdown(self, timeout: float = 5.0) -> bool:
@@ -230,6 +229,22 @@ class Server:
             interval = min(interval * 2, 0.5)
         self.close()
         return False
+
+    def close_longest_idle(self) -> bool:
+        """Close the connection that has been idle the longest; False when none is idle.
+
+        Not a Go API: the building block of "culling", which nginx
+        (``ngx_drain_connections``) and h2o do when they run out of
+        connections. Like Go's ``closeIdleConns``, it can race a request that
+        arrives on that connection at the same instant.
+        """
+        with self._lock:
+            idle = [c for c in self._conns.values() if c.state is ConnState.IDLE]
+            victim = min(idle, key=lambda c: c.state_since, default=None)
+        if victim is None:
+            return False
+        _close_from_outside(victim)
+        return True
 
     def connections(self) -> dict[int, ConnState]:
         """Tracked connections and their states, for tests and observers."""
@@ -279,8 +294,7 @@ class Server:
                 else:
                     quiescent = False
         for c in to_close:
-            c.rwc.interrupt()  # wakes its thread, blocked waiting for the next request
-            c.rwc.close()  # gives the LimitListener slot back now, as Go's rwc.Close()
+            _close_from_outside(c)
         return quiescent
 
     def _serve_conn(self, c: _ServerConn) -> None:
@@ -421,6 +435,18 @@ class Server:
     def _log(self, message: str) -> None:
         if self.error_log is not None:
             self.error_log(message)
+
+
+def _close_from_outside(c: _ServerConn) -> None:
+    """Go's ``c.rwc.Close()`` from another goroutine, done safely with threads.
+
+    ``shutdown(2)`` makes the connection's own thread return from its blocked
+    read at once (EOF), and that thread closes the socket, which gives the
+    ``LimitListener`` slot back. Closing the descriptor from here instead
+    would let the kernel hand its number to the next accepted connection
+    while the owner is still about to read from it.
+    """
+    c.rwc.interrupt()
 
 
 class _HandlerPanic(Exception):

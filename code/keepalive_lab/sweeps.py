@@ -237,6 +237,13 @@ def fixes(params: FixesParams = FixesParams(), scale: TimeScale = DEFAULT_SCALE)
               row.loc["larger_limit", "max concurrent handlers"] > 1,
               f"{row.loc['larger_limit', 'timeouts']} timeouts, up to "
               f"{row.loc['larger_limit', 'max concurrent handlers']} handlers at once"),
+        claim("cull_idle", "Closing the longest-idle connection whenever another one waits (what nginx and h2o "
+              "do at their limit) removes the timeouts.", row.loc["cull_idle", "timeouts"] == 0,
+              f"{row.loc['cull_idle', 'timeouts']} timeouts, {row.loc['cull_idle', 'connections per request']} "
+              "connections per request"),
+        claim("cull_churn", "With two busy nodes, culling makes most requests open a new connection anyway.",
+              row.loc["cull_idle", "connections per request"] >= 0.5,
+              f"{row.loc['cull_idle', 'connections per request']} connections per request"),
         claim("work_limit", "Limiting the handler's work instead of connections removes the timeouts and "
               "keeps one handler at a time.", row.loc["work_limit", "timeouts"] == 0 and
               row.loc["work_limit", "max concurrent handlers"] == 1,

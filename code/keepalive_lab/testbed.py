@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from .balancer import Fleet, NodeConfig
-from .fixes import WorkLimitedHandler
+from .fixes import IdleCuller, WorkLimitedHandler
 from .handlers import ArticleHandler
 from .limit import LimitListener
 from .netconn import listen
@@ -49,6 +49,7 @@ class ServerSpec:
     keep_alives: bool = True  # False: SetKeepAlivesEnabled(false)
     conn_close: bool = False  # the handler answers Connection: close
     work_limit: int = 0  # > 0: a semaphore of this size around the handler's work
+    cull_idle: bool = False  # close the longest-idle connection while another waits (not Go)
     handler_latency: float = ARTICLE.handler_latency
 
     def with_(self, **changes) -> "ServerSpec":
@@ -156,6 +157,9 @@ class Testbed:
         self._serve_thread = threading.Thread(target=self.server.serve, args=(self.listener,), daemon=True)
         self._serve_thread.start()
         self._started.append("server")
+        if spec.cull_idle:
+            self.culler = IdleCuller(self.server, self._tcp.sock).start()
+            self._started.append("culler")
         self.sampler = QueueSampler(self._tcp.sock, self.queue, self._sample_interval).start()
         self._started.append("sampler")
         config = NodeConfig(self.node_spec.mode, lab(self.node_spec.timeout), self.node_spec.max_idle)
@@ -176,6 +180,8 @@ class Testbed:
             client.join(self.scale.lab(ARTICLE.client_timeout) + 5)
         if "fleet" in self._started:
             self.fleet.close()
+        if "culler" in self._started:
+            self.culler.stop()
         if "sampler" in self._started:
             self.sampler.stop()
         if "server" in self._started:

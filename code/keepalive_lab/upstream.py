@@ -129,9 +129,13 @@ class UpstreamConnection:
         return data  # b"" is EOF: h11 decides whether the response was complete
 
     def close(self) -> None:
+        """Close it; only the thread using it, or the pool while nobody uses it, may do this."""
         self.state = PoolState.CLOSED
-        self.conn.interrupt()
         self.conn.close()
+
+    def wake(self) -> None:
+        """Make a thread blocked on this connection return (EOF); that thread then closes it."""
+        self.conn.interrupt()
 
     def __repr__(self) -> str:
         return f"<UpstreamConnection {self.name} {self.state.value} requests={self.requests}>"
@@ -208,10 +212,13 @@ class UpstreamPool:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            victims = [(c, "close") for c in self._connections]
+            idle = [(c, "close") for c in self._connections if c.is_idle()]
+            busy = [c for c in self._connections if not c.is_idle()]
             self._connections.clear()
             self._lock.notify_all()
-        self._close_all(victims)
+        self._close_all(idle)
+        for c in busy:
+            c.wake()  # its proxy thread fails the exchange and closes it (discard)
         self._reaper.join(5.0)
 
     def snapshot(self) -> dict[str, int]:
