@@ -71,6 +71,12 @@ def claim(name: str, text: str, held: bool, evidence: str) -> Claim:
     return Claim(name, text, bool(held), evidence)
 
 
+def require(condition: bool, message: str) -> None:
+    """Parameter validation: a clear ValueError instead of a run that cannot mean anything."""
+    if not condition:
+        raise ValueError(message)
+
+
 def _s(scale: TimeScale, lab_seconds: float) -> str:
     """Lab seconds shown as article seconds, for evidence strings."""
     return f"{scale.article(lab_seconds):.1f} s"
@@ -91,6 +97,12 @@ class SymptomParams:
     client_timeout: float = ARTICLE.client_timeout
     seed: int = 3
     fix: str = "baseline"  # a name from keepalive_lab.fixes.FIXES, applied to the server
+
+    def __post_init__(self) -> None:
+        require(0 < self.scale_out_at < self.duration, "need 0 < scale-out-at < duration")
+        require(0 <= self.think_min <= self.think_max, "need 0 <= think-min <= think-max")
+        require(self.client_timeout > 0, "client-timeout must be positive")
+        fix_named(self.fix)  # raises ValueError naming the fixes
 
 
 @register("symptom", "The incident: after a scale-out, some requests time out", SymptomParams,
@@ -163,6 +175,10 @@ class OneLbParams:
     gaps: tuple[float, ...] = (2.0, 5.0, 35.0, 1.0, 10.0, 40.0, 3.0, 3.0, 31.0, 2.0, 1.0)
     client_timeout: float = ARTICLE.client_timeout
 
+    def __post_init__(self) -> None:
+        require(len(self.gaps) > 0 and min(self.gaps) >= 0, "gaps: one or more pauses, none negative")
+        require(self.client_timeout > 0, "client-timeout must be positive")
+
 
 @register("one_lb", "One node, serial clients: no timeouts", OneLbParams,
           lambda p, s: s.lab(sum(p.gaps)))  # fmt: skip
@@ -210,6 +226,10 @@ class SelfStarvationParams:
 
     handler_latency: float = 2.0
     client_timeout: float = ARTICLE.client_timeout
+
+    def __post_init__(self) -> None:
+        require(self.handler_latency > 0, "handler-latency must be positive, or the requests cannot overlap")
+        require(self.client_timeout > 0, "client-timeout must be positive")
 
 
 @register("self_starvation", "One node starves itself when two requests overlap", SelfStarvationParams,
@@ -269,6 +289,10 @@ class GhostParams:
     lb1_until: float = 45.0
     lb2_at: float = 5.0
     client_timeout: float = ARTICLE.client_timeout
+
+    def __post_init__(self) -> None:
+        require(self.lb1_gap > 0 and self.client_timeout > 0, "lb1-gap and client-timeout must be positive")
+        require(0 <= self.lb2_at < self.lb1_until, "need 0 <= lb2-at < lb1-until: LB1 must hold the slot then")
 
 
 @register("ghost", "A request is handled after its client gave up", GhostParams,

@@ -75,7 +75,10 @@ def parse_params(exp, tokens: list[str], usage_error: type[Exception]):
             changes[fields[key]] = _parse_value(hints[fields[key]], text)
         except (TypeError, ValueError) as exc:
             raise usage_error(f"{flag}: {exc}") from None
-    return exp.params(**changes)
+    try:
+        return exp.params(**changes)
+    except ValueError as exc:  # the parameter class checks its own values
+        raise usage_error(f"{exp.name}: {exc}") from None
 
 
 class _Progress:
