@@ -116,8 +116,7 @@ def symptom(params: SymptomParams = SymptomParams(), scale: TimeScale = DEFAULT_
         bed.serial_client(
             "users", gaps=jittered(mean, spread, params.seed), duration=params.duration, timeout=params.client_timeout
         )
-        bed.sleep_until(params.scale_out_at)
-        bed.fleet.scale_out("LB2")
+        bed.schedule([(params.scale_out_at, "scale_out", "LB2")])
         bed.wait_clients(scale.lab(params.duration + params.client_timeout) + 2)
     t = bed.tables()
     req, access, queue = t["requests"], t["access"], t["queue"]

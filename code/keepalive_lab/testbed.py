@@ -114,6 +114,7 @@ class Testbed:
         self.work: Recorder = Recorder()
         self.stop = threading.Event()
         self.clients: list[SerialClient | OpenLoopClient] = []
+        self._schedules: list[threading.Thread] = []
         self._routing = routing
         self._seed = seed
         self._sample_interval = sample_interval
@@ -176,6 +177,8 @@ class Testbed:
 
     def _stop_everything(self) -> None:
         self.stop.set()
+        for thread in self._schedules:
+            thread.join(5.0)
         for client in self.clients:
             client.join(self.scale.lab(ARTICLE.client_timeout) + 5)
         if "fleet" in self._started:
@@ -222,6 +225,27 @@ class Testbed:
     def sleep_until(self, article_t: float) -> None:
         """Wait until ``article_t`` article seconds after the start (a schedule, not a sync)."""
         self.stop.wait(max(0.0, self.t0 + self.scale.lab(article_t) - time.monotonic()))
+
+    def schedule(self, events: list[tuple[float, str, str]]) -> threading.Thread:
+        """Scale the fleet on a timetable: ``(article second, "scale_out" | "scale_in", node)``.
+
+        A thread carries the events out in time order, and stops early with the testbed.
+        """
+        for _, kind, _ in events:
+            if kind not in ("scale_out", "scale_in"):
+                raise ValueError(f"unknown fleet event {kind!r}")
+
+        def follow() -> None:
+            for at, kind, node in sorted(events):
+                self.sleep_until(at)
+                if self.stop.is_set():
+                    return
+                self.fleet.scale_out(node) if kind == "scale_out" else self.fleet.scale_in(node)
+
+        thread = threading.Thread(target=follow, name="fleet-schedule", daemon=True)
+        self._schedules.append(thread)
+        thread.start()
+        return thread
 
     # -- results ------------------------------------------------------------------
 
