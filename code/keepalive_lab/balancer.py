@@ -61,8 +61,8 @@ class NodeConfig:
             raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
 
 
-class BalancerNode:
-    """An L7 node: a proxy server in front, an upstream pool behind."""
+class _Node:
+    """What every kind of node has: a name, a config, a client-facing listener, and two logs."""
 
     def __init__(
         self,
@@ -75,7 +75,21 @@ class BalancerNode:
     ) -> None:
         self.name = name
         self.config = config
+        self.backend_port = backend_port
         self.log = log
+        self.upstream_log = upstream_log
+        self._listener = listen()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._listener.addr}/"
+
+
+class BalancerNode(_Node):
+    """An L7 node: a proxy server in front, an upstream pool behind."""
+
+    def __init__(self, name: str, backend_port: int, config: NodeConfig, **logs) -> None:
+        super().__init__(name, backend_port, config, **logs)
         self.pool = UpstreamPool(
             name,
             "127.0.0.1",
@@ -83,17 +97,12 @@ class BalancerNode:
             keep_alive=config.mode == "pool",
             idle_timeout=config.timeout,
             max_idle=config.max_idle,
-            on_event=upstream_log,
+            on_event=self.upstream_log,
         )
         # The front end is an ordinary server with no connection limit; its keep-alive to
         # clients lasts as long as the node's idle timeout.
         self._front = Server(self._proxy, idle_timeout=config.timeout)
-        self._listener = listen()
         self._serving = serving(self._front, self._listener)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._listener.addr}/"
 
     def start(self) -> "BalancerNode":
         self._serving.__enter__()
@@ -144,32 +153,15 @@ class BalancerNode:
         return f"<BalancerNode {self.name} {self.config.mode} {self.url} {self.pool!r}>"
 
 
-class PassThroughNode:
+class PassThroughNode(_Node):
     """An L4 node: each client connection gets its own server connection, bytes copied both ways."""
 
-    def __init__(
-        self,
-        name: str,
-        backend_port: int,
-        config: NodeConfig,
-        *,
-        log: Callable[[BalancerRecord], None],
-        upstream_log: Callable[[UpstreamEvent], None],
-    ) -> None:
-        self.name = name
-        self.config = config
-        self.backend_port = backend_port
-        self.upstream_log = upstream_log
-        self._listener = listen()
+    def __init__(self, name: str, backend_port: int, config: NodeConfig, **logs) -> None:
+        super().__init__(name, backend_port, config, **logs)
         self._threads: list[threading.Thread] = []
         self._conns: list[Conn] = []
         self._lock = threading.Lock()
         self._accepting = threading.Thread(target=self._accept_loop, name=f"l4-{name}", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._listener.addr}/"
-
     def start(self) -> "PassThroughNode":
         self._accepting.start()
         return self
