@@ -295,7 +295,7 @@ class GhostParams:
 
 
 @register("ghost", "A request is handled after its client gave up", GhostParams,
-          lambda p, s: s.lab(p.lb1_until + ARTICLE.read_timeout))  # fmt: skip
+          lambda p, s: s.lab(p.lb1_until - p.lb1_gap + ARTICLE.read_timeout))  # fmt: skip
 def ghost(params: GhostParams = GhostParams(), scale: TimeScale = DEFAULT_SCALE) -> ExperimentResult:
     started = time.monotonic()
     with Testbed(scale, ServerSpec(), NodeSpec()) as bed:
