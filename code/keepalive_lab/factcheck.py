@@ -33,19 +33,26 @@ __all__ = [
 ]
 
 
+def _recv_some(sock: socket.socket) -> bytes:
+    data = sock.recv(65536)
+    if not data:
+        raise ConnectionError("the server closed the connection in the middle of a response")
+    return data
+
+
 def _read_response(sock: socket.socket) -> bytes:
     """One whole response, read by its framing (the few cases these probes use)."""
     data = b""
     while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
+        data += _recv_some(sock)
     head, _, body = data.partition(b"\r\n\r\n")
     if b"Transfer-Encoding: chunked" in head:
         while not body.endswith(b"0\r\n\r\n"):
-            body += sock.recv(65536)
+            body += _recv_some(sock)
     elif b"Content-Length:" in head:
         length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
         while len(body) < length:
-            body += sock.recv(65536)
+            body += _recv_some(sock)
     else:  # delimited by the server's close
         while chunk := sock.recv(65536):
             body += chunk
