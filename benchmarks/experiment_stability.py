@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 
 from keepalive_lab.experiments import EXPERIMENTS
-from keepalive_lab.timescale import DEFAULT_SCALE
+from keepalive_lab.lab.timescale import DEFAULT_SCALE
 
 BURN = "import time\nend = time.monotonic() + 7200\nwhile time.monotonic() < end: pass\n"
 

@@ -20,11 +20,11 @@ import socket
 import statistics
 import time
 
-from keepalive_lab.handlers import ArticleHandler
-from keepalive_lab.limit import LimitListener
-from keepalive_lab.netconn import listen
-from keepalive_lab.recorder import Recorder
-from keepalive_lab.server import Server, serving
+from keepalive_lab.goserver.handlers import ArticleHandler
+from keepalive_lab.goserver.net import listen
+from keepalive_lab.goserver.netutil import LimitListener
+from keepalive_lab.goserver.server import Server, serving
+from keepalive_lab.records import Recorder
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
 CLOSE_REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"

@@ -6,11 +6,11 @@ import threading
 
 import httpx
 import pytest
-
-from keepalive_lab.balancer import Fleet, NodeConfig
-from keepalive_lab.handlers import ArticleHandler
+from keepalive_lab.goserver.handlers import ArticleHandler
 from keepalive_lab.kernel import accept_queue
-from keepalive_lab.recorder import Recorder
+from keepalive_lab.lbmodel.fleet import Fleet
+from keepalive_lab.lbmodel.nodes import NodeConfig
+from keepalive_lab.records import Recorder
 
 from .conftest import WAIT
 

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import pytest
-
-from keepalive_lab.durations import DurationError, format_duration, parse_duration
+from keepalive_lab.goserver.durations import DurationError, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from keepalive_lab.handlers import ArticleHandler
-from keepalive_lab.server import ConnState
+from keepalive_lab.goserver.handlers import ArticleHandler
+from keepalive_lab.records import ConnState
 
 from .conftest import get
 

@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
-
-from keepalive_lab.experiments import EXPERIMENTS, SymptomParams
-from keepalive_lab.fixes import FIXES
-from keepalive_lab.testbed import NodeSpec, ServerSpec, Testbed
-from keepalive_lab.timescale import DEFAULT_SCALE
+from keepalive_lab.experiments.catalogue import FIXES
+from keepalive_lab.experiments.incident import SymptomParams
+from keepalive_lab.experiments import EXPERIMENTS
+from keepalive_lab.lab.testbed import Testbed
+from keepalive_lab.lab.timescale import DEFAULT_SCALE
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def test_an_interrupted_testbed_leaves_no_thread_or_socket_behind():
     threads_before = set(threading.enumerate())
     sockets_before = _socket_fds()
     with pytest.raises(KeyboardInterrupt):
-        with Testbed(DEFAULT_SCALE, ServerSpec(), NodeSpec()) as bed:
+        with Testbed(DEFAULT_SCALE) as bed:
             bed.fleet.scale_out("LB1")
             bed.fleet.scale_out("LB2")
             bed.serial_client("a", gaps=[1.0] * 100, duration=100, node="LB1")

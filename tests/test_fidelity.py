@@ -20,28 +20,27 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from keepalive_lab.fidelity import RECORDING, fidelity_report, load_recording
-from keepalive_lab.fidelity_compare import KNOWN_VERSION_DIFFERENCES, compare, diff_events, summarise
-from keepalive_lab.fidelity_scenarios import MATRIX
-from keepalive_lab.handlers import body_of, clean_path
-from keepalive_lab.serverproc import (
+from keepalive_lab.fidelity.compare import KNOWN_VERSION_DIFFERENCES, compare, diff_events, summarise
+from keepalive_lab.fidelity.matrix import MATRIX
+from keepalive_lab.fidelity.process import (
     PROJECT_ROOT,
     ServerProcess,
     ServerStartError,
     find_go_reference,
     python_server_command,
 )
-from keepalive_lab.transcript import (
+from keepalive_lab.fidelity.report import RECORDING, fidelity_report, load_recording
+from keepalive_lab.fidelity.transcript import (
     AFTER_RST_DELAY,
     AFTER_TIMEOUT,
     AT_ONCE,
     NEVER,
     UNCLASSIFIED,
-    Timing,
+    WireTimes,
     describe_body,
     normalise_headers,
 )
+from keepalive_lab.goserver.handlers import body_of, clean_path
 
 from .conftest import BAD_SERVE_FLAGS
 
@@ -118,7 +117,7 @@ def test_go_and_our_server_agree_on_every_scenario(go_required, report):
 
 def test_our_server_agrees_with_the_recorded_go_run(ours):
     meta, go = load_recording(RECORDING)
-    flags = {s.name: s.flags(Timing()) for s in MATRIX}
+    flags = {s.name: s.flags(WireTimes()) for s in MATRIX}
     stale = "the recording is out of date: python -m keepalive_lab.fidelity record"
     assert {name: s["flags"] for name, s in meta["scenarios"].items()} == flags, stale
     comparisons = compare(go, ours, meta["go_version"])
@@ -218,14 +217,14 @@ def test_every_run_exits_cleanly_without_harness_errors(ours):
      (0.89, AFTER_RST_DELAY), (1.0, AFTER_TIMEOUT), (1.85, AFTER_TIMEOUT), (2.2, UNCLASSIFIED)],
 )  # fmt: skip
 def test_timing_classes(seconds, expected):
-    assert Timing().classify(seconds) == expected
+    assert WireTimes().classify(seconds) == expected
 
 
 def test_timing_windows_must_not_overlap():
     with pytest.raises(ValueError):
-        Timing(timeout=0.5)  # the idle timeout would coincide with rstAvoidanceDelay
+        WireTimes(timeout=0.5)  # the idle timeout would coincide with rstAvoidanceDelay
     with pytest.raises(ValueError):
-        Timing(client=1.2)
+        WireTimes(client=1.2)
 
 
 def test_normalisation_keeps_order_and_masks_only_a_well_formed_date():

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from keepalive_lab.gohttp import detect_content_type
-from keepalive_lab.handlers import ArticleHandler, body_of
+from keepalive_lab.goserver.handlers import ArticleHandler, body_of
+from keepalive_lab.goserver.sniff import detect_content_type
 
 from .conftest import get
 

@@ -7,9 +7,8 @@ import socket
 import subprocess
 
 import pytest
-
+from keepalive_lab.goserver.net import listen
 from keepalive_lab.kernel import accept_queue, somaxconn, tcp_sockets
-from keepalive_lab.netconn import listen
 
 
 def test_accept_queue_counts_handshakes_nobody_accepted():

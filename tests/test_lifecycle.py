@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from keepalive_lab.handlers import ArticleHandler
-from keepalive_lab.netconn import NetError
-from keepalive_lab.server import ConnState
+from keepalive_lab.goserver.handlers import ArticleHandler
+from keepalive_lab.goserver.net import NetError
+from keepalive_lab.records import ConnState
 
 from .conftest import WAIT, get
 

@@ -6,10 +6,9 @@ import socket
 import threading
 
 import pytest
-
+from keepalive_lab.goserver.net import ListenerClosed, listen
+from keepalive_lab.goserver.netutil import LimitListener
 from keepalive_lab.kernel import accept_queue
-from keepalive_lab.limit import LimitListener
-from keepalive_lab.netconn import ListenerClosed, listen
 
 from .conftest import WAIT, get
 

@@ -10,12 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from keepalive_lab import lbrig, lbtrials, reallb
-from keepalive_lab.lbconf import HAPROXY_FORMAT, HAProxySpec, LBTimes, NginxSpec, render
-from keepalive_lab.lblog import balancer_records, haproxy_line, nginx_line
-from keepalive_lab.lbproc import WORKSPACE_PREFIX, LBStartError, find_binary, group_members
-from keepalive_lab.lbrig import LabServer, RealRig
+from keepalive_lab.reallb import catalogue, rig as rig_module, runner, trials
+from keepalive_lab.reallb.config import HAPROXY_FORMAT, HAProxySpec, NginxSpec, render
+from keepalive_lab.reallb.logs import balancer_records, haproxy_line, nginx_line
+from keepalive_lab.reallb.process import WORKSPACE_PREFIX, LBStartError, find_binary, group_members
+from keepalive_lab.reallb.rig import RealRig
+from keepalive_lab.reallb.times import RealLBTimes
 
 HAVE = {kind: find_binary(kind) is not None for kind in ("haproxy", "nginx")}
 NEED = {kind: pytest.mark.skipif(not HAVE[kind], reason=f"{kind} is not installed (run `make lbs` as root)")
@@ -49,17 +49,17 @@ def _assert_nothing_left(pids: list[int], folders: list[str]) -> None:
 
 @pytest.fixture(scope="module")
 def result():
-    runnable = [sc for sc in reallb.SCENARIOS if _skip_reason(sc) is None]
+    runnable = [sc for sc in catalogue.SCENARIOS if _skip_reason(sc) is None]
     if not runnable:
         pytest.skip("neither haproxy nor nginx is installed (run `make lbs` as root)")
-    return reallb.run(runnable, parallel=4)
+    return runner.run(runnable, parallel=4)
 
 
 # -- live scenarios ------------------------------------------------------------------------
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sc", reallb.SCENARIOS, ids=[sc.key for sc in reallb.SCENARIOS])
+@pytest.mark.parametrize("sc", catalogue.SCENARIOS, ids=[sc.key for sc in catalogue.SCENARIOS])
 def test_scenario_verdict(sc, result):
     reason = _skip_reason(sc)
     if reason:
@@ -83,7 +83,7 @@ def test_records_have_the_model_columns(result):
     requests = result.tables["requests"]
     for column in ("request_id", "client", "node", "start", "end", "outcome", "status", "detail", "latency"):
         assert column in requests
-    assert set(requests["node"]) <= {name for sc in reallb.SCENARIOS for name in sc.nodes}
+    assert set(requests["node"]) <= {name for sc in catalogue.SCENARIOS for name in sc.nodes}
     lb = result.tables["lb"]
     assert {"node", "request_id", "upstream_conn", "reused", "start", "end", "status", "detail"} <= set(lb.columns)
     # Every answered request appears in its load balancer's own log, with the same status.
@@ -103,7 +103,7 @@ def test_no_process_or_folder_survives_the_runs(result):
 
 @NEED["haproxy"]
 def test_a_failing_run_leaves_nothing_behind():
-    rig = RealRig([("haproxy-1", HAProxySpec()), ("haproxy-2", HAProxySpec())], server=LabServer())
+    rig = RealRig([("haproxy-1", HAProxySpec()), ("haproxy-2", HAProxySpec())])
     with pytest.raises(RuntimeError, match="boom"):
         with rig:
             assert all(_group_alive(pid) for pid in rig.started_pids)
@@ -113,7 +113,7 @@ def test_a_failing_run_leaves_nothing_behind():
 
 @NEED["nginx"]
 def test_an_interrupted_run_leaves_nothing_behind():
-    rig = RealRig([("nginx-1", NginxSpec(keepalive=8, workers=2))], server=LabServer())
+    rig = RealRig([("nginx-1", NginxSpec(keepalive=8, workers=2))])
     with pytest.raises(KeyboardInterrupt):
         with rig:
             http = rig.new_client()
@@ -124,8 +124,8 @@ def test_an_interrupted_run_leaves_nothing_behind():
 
 _KILLED_CHILD = """
 import sys, threading
-from keepalive_lab.lbconf import HAProxySpec, NginxSpec
-from keepalive_lab.lbrig import RealRig
+from keepalive_lab.reallb.config import HAProxySpec, NginxSpec
+from keepalive_lab.reallb.rig import RealRig
 specs = [(n, HAProxySpec() if n.startswith("haproxy") else NginxSpec(keepalive=8, workers=2)) for n in sys.argv[1:]]
 with RealRig(specs) as rig:
     print(rig.folder, *rig.started_pids, flush=True)
@@ -143,7 +143,7 @@ def test_a_killed_lab_process_leaves_nothing_running(tmp_path):
     import sys
     import time
 
-    from keepalive_lab.lbproc import workspace
+    from keepalive_lab.reallb.process import workspace
 
     child = subprocess.Popen([sys.executable, "-c", _KILLED_CHILD, "haproxy-1", "nginx-1"], stdout=subprocess.PIPE,
                              text=True)  # fmt: skip
@@ -165,8 +165,8 @@ def test_a_killed_lab_process_leaves_nothing_running(tmp_path):
 
 @NEED["haproxy"]
 def test_a_load_balancer_that_fails_to_start_leaves_nothing_behind(monkeypatch):
-    monkeypatch.setattr(lbrig, "render", lambda *a, **k: "this is not a configuration\n")
-    rig = RealRig([("haproxy-1", HAProxySpec())], server=LabServer())
+    monkeypatch.setattr(rig_module, "render", lambda *a, **k: "this is not a configuration\n")
+    rig = RealRig([("haproxy-1", HAProxySpec())])
     with pytest.raises(LBStartError, match="haproxy-1 exited"):
         with rig:
             pass
@@ -174,9 +174,9 @@ def test_a_load_balancer_that_fails_to_start_leaves_nothing_behind(monkeypatch):
 
 
 def test_missing_binaries_give_skipped_scenarios(monkeypatch):
-    monkeypatch.setattr(lbtrials, "find_binary", lambda kind: None)
-    monkeypatch.setattr(reallb, "find_binary", lambda kind: None)
-    r = reallb.run(["haproxy-two", "nginx-old"], parallel=2)
+    monkeypatch.setattr(trials, "find_binary", lambda kind: None)
+    monkeypatch.setattr(runner, "find_binary", lambda kind: None)
+    r = runner.run(["haproxy-two", "nginx-old"], parallel=2)
     assert list(r.tables["verdicts"]["match"]) == ["skipped", "skipped"]
     assert r.claims == [] and r.values["ran"] == []
     assert r.tables["requests"].empty
@@ -198,7 +198,7 @@ def test_configs_use_loopback_and_the_run_folder(tmp_path):
 
 
 def _render(spec, folder: Path) -> str:
-    return render(spec, node="lb-1", listen_port=40001, server_port=40002, folder=folder, times=LBTimes())
+    return render(spec, node="lb-1", listen_port=40001, server_port=40002, folder=folder, times=RealLBTimes())
 
 
 @NEED["haproxy"]

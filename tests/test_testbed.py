@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
-from keepalive_lab.testbed import NodeSpec, ServerSpec, Testbed
-from keepalive_lab.timescale import TimeScale
+from keepalive_lab.lab.testbed import Testbed
+from keepalive_lab.lab.timescale import TimeScale
 
 SCALE = TimeScale(20)
 
 
 def test_the_fleet_follows_its_timetable():
-    with Testbed(SCALE, ServerSpec(), NodeSpec()) as bed:
+    with Testbed(SCALE) as bed:
         bed.fleet.scale_out("LB1")
         thread = bed.schedule([(20.0, "scale_in", "LB2"), (10.0, "scale_out", "LB2")])
         thread.join(5.0)
@@ -23,13 +22,13 @@ def test_the_fleet_follows_its_timetable():
 
 
 def test_a_timetable_with_an_unknown_event_is_refused():
-    with Testbed(SCALE, ServerSpec(), NodeSpec()) as bed:
+    with Testbed(SCALE) as bed:
         with pytest.raises(ValueError, match="unknown fleet event"):
             bed.schedule([(1.0, "reboot", "LB1")])
 
 
 def test_open_loop_traffic_keeps_its_rate_whatever_happens_to_earlier_requests():
-    with Testbed(SCALE, ServerSpec(), NodeSpec()) as bed:
+    with Testbed(SCALE) as bed:
         bed.fleet.scale_out("LB1")
         bed.fleet.scale_out("LB2")  # LB2's requests starve: open-loop traffic must not slow down for them
         client = bed.open_loop_client("load", rate=2.0, duration=20.0, timeout=5.0)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from keepalive_lab.server import ConnState, Server
+from keepalive_lab.goserver.server import Server
+from keepalive_lab.records import ConnState
 
 from .conftest import get
 

@@ -1,0 +1,95 @@
+"""Helpers for the book's pages: glue measured values and figures (with their alt text) into the prose.
+
+Pages stay thin: a cell runs an experiment, then ``glue_values(result)`` makes
+every measured number available to ``{glue:text}`` roles, and
+``glue_figure(name, plots.something(...))`` stores a figure for a
+``{glue:figure}`` directive. A figure is stored as an ``<img>`` whose alt text
+says what this run's figure shows (the plotting function writes it), so the
+built HTML never falls back to a file name.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+__all__ = ["FigureWithAlt", "glue_values", "glue_figure", "glue_table", "show_table", "show_values", "run_experiment"]
+
+
+class FigureWithAlt:
+    """A rendered figure that displays as an ``<img>`` with real alt text (PNG for other front ends)."""
+
+    def __init__(self, fig: Figure, alt: str, dpi: int = 130) -> None:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+        plt.close(fig)
+        self.png = buffer.getvalue()
+        self.alt = alt
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+    def _repr_html_(self) -> str:
+        data = base64.b64encode(self.png).decode("ascii")
+        alt = self.alt.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+        return f'<img src="data:image/png;base64,{data}" alt="{alt}" style="max-width:100%;height:auto">'
+
+
+def _glue(name: str, value: Any, display: bool = False) -> None:
+    from myst_nb import glue  # only the book needs MyST-NB
+
+    glue(name, value, display=display)
+
+
+def glue_values(values: dict[str, Any], prefix: str = "") -> None:
+    """Glue each measured value under ``prefix + key``; floats keep their measured precision."""
+    for key, value in values.items():
+        _glue(prefix + key, value)
+
+
+def glue_figure(name: str, figure_and_alt: tuple[Figure, str]) -> FigureWithAlt:
+    """Glue a ``(figure, alt)`` pair from :mod:`keepalive_lab.bookkit.plots` under ``name``."""
+    figure = FigureWithAlt(*figure_and_alt)
+    _glue(name, figure)
+    return figure
+
+
+def show_table(frame: pd.DataFrame, caption: str = "", preformatted: tuple[str, ...] = ()) -> Any:
+    """A DataFrame styled for the page: no index, compact numbers; ``preformatted`` columns keep their lines."""
+    styler = frame.style.hide(axis="index").format(precision=2)
+    if preformatted:
+        styler = styler.set_properties(
+            subset=list(preformatted), **{"white-space": "pre", "font-family": "monospace", "text-align": "left"}
+        )
+    return styler.set_caption(caption) if caption else styler
+
+
+def show_values(values: dict[str, Any]) -> Any:
+    """A probe's measured values as a two-column table: what was measured, and the value."""
+    rows = [{"measured": name.replace("_", " "), "value": value} for name, value in values.items()]
+    return show_table(pd.DataFrame(rows))
+
+
+def glue_table(name: str, frame: pd.DataFrame) -> None:
+    _glue(name, show_table(frame))
+
+
+def run_experiment(name: str, scale, **changes) -> Any:
+    """Run a registered experiment for a page: every claim required, values and parameters glued.
+
+    Values are glued as ``NAME_key``, parameters as ``NAME_p_key``; ``changes``
+    override the experiment's default parameters.
+    """
+    from keepalive_lab.experiments import EXPERIMENTS
+
+    exp = EXPERIMENTS[name]
+    result = exp.run(exp.params(**changes), scale)
+    result.require()  # the page fails to build if a claim does not hold
+    glue_values(result.values, name + "_")
+    glue_values(result.params_dict(), name + "_p_")
+    return result

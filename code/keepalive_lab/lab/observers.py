@@ -1,0 +1,72 @@
+"""Observers for what no log shows: the accept queue over time, and when the work itself ran."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Callable
+
+from keepalive_lab.kernel import accept_queue, listener_queue
+from keepalive_lab.records import QueueSample, WorkRecord
+from keepalive_lab.ticker import Ticker
+
+__all__ = ["QueueSampler", "WorkTracer"]
+
+
+class QueueSampler:
+    """Samples a listener's accept-queue length every ``interval`` seconds until :meth:`stop`.
+
+    Give it the listening socket when this process owns it (``TCP_INFO``,
+    microseconds a sample), or a port (``/proc/net/tcp``, what ``ss -lnt``
+    reads, milliseconds a sample). Use it as a context manager so it stops
+    even when the experiment fails.
+    """
+
+    def __init__(
+        self, listener: socket.socket | int, record: Callable[[QueueSample], None], interval: float = 0.01
+    ) -> None:
+        if isinstance(listener, socket.socket):
+            self._measure = lambda: listener_queue(listener)[0]
+            self.port = listener.getsockname()[1]
+        else:
+            self._measure = lambda: accept_queue(listener)
+            self.port = listener
+        self.record = record
+        self.interval = interval
+        self._ticker = Ticker(f"queue-sampler-{self.port}", interval, self._sample)
+
+    def _sample(self) -> bool:
+        try:
+            length = self._measure()
+        except OSError:
+            return False  # the listener closed: nothing left to sample
+        self.record(QueueSample(time.monotonic(), length))
+        return True
+
+    def start(self) -> "QueueSampler":
+        self._ticker.start()
+        return self
+
+    def stop(self) -> None:
+        self._ticker.stop()
+
+    def __enter__(self) -> "QueueSampler":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class WorkTracer:
+    """Wraps a handler and records when its work ran (for concurrency, inside any work limit)."""
+
+    def __init__(self, inner, record: Callable[[WorkRecord], None]) -> None:
+        self.inner = inner
+        self.record = record
+
+    def __call__(self, w, r) -> None:
+        start = time.monotonic()
+        try:
+            self.inner(w, r)
+        finally:
+            self.record(WorkRecord(r.header.get("X-Request-Id"), start, time.monotonic()))

@@ -1,0 +1,65 @@
+"""The registry of runnable things: experiments register here, and everything that runs them looks here.
+
+An :class:`Experiment` is a function from a frozen parameter object (article
+seconds) and a :class:`~keepalive_lab.lab.timescale.TimeScale` to an
+:class:`~keepalive_lab.lab.results.ExperimentResult`, with a *floor*: the
+lab seconds of timeouts it must witness, so a progress bar and the build can
+say how long it should take. Parameter classes check themselves with
+:func:`check_param`; results carry :func:`claim` objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from keepalive_lab.lab.results import Claim, ExperimentResult
+from keepalive_lab.lab.timescale import TimeScale
+
+__all__ = ["Experiment", "EXPERIMENTS", "register", "claim", "check_param", "check_durations"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registered experiment: its function, its parameters, and the least wall time it needs."""
+
+    name: str
+    title: str
+    params: type
+    run: Callable[..., ExperimentResult]
+    floor: Callable[[object, TimeScale], float]  # lab seconds of timeouts it must witness
+
+
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def register(name: str, title: str, params: type, floor: Callable[[object, TimeScale], float]):
+    """Decorator: add the experiment function to :data:`EXPERIMENTS` under ``name``."""
+
+    def wrap(fn):
+        EXPERIMENTS[name] = Experiment(name, title, params, fn, floor)
+        return fn
+
+    return wrap
+
+
+def claim(name: str, text: str, held: bool, evidence: str) -> Claim:
+    return Claim(name, text, bool(held), evidence)
+
+
+def check_param(condition: bool, message: str) -> None:
+    """Parameter validation: a clear ValueError instead of a run that cannot mean anything."""
+    if not condition:
+        raise ValueError(message)
+
+
+# Longer than any experiment could sensibly run: a day of article time.
+MAX_ARTICLE_SECONDS = 86_400.0
+
+
+def check_durations(**durations: float | tuple[float, ...]) -> None:
+    """Every duration (article seconds) is finite, not negative and at most a day."""
+    for name, value in durations.items():
+        for v in value if isinstance(value, tuple) else (value,):
+            check_param(0 <= v <= MAX_ARTICLE_SECONDS, f"{name.replace('_', '-')} must be between 0 and "
+                        f"{MAX_ARTICLE_SECONDS:g} article seconds, not {v!r}")  # fmt: skip

@@ -1,0 +1,195 @@
+"""The users behind the load balancer: httpx clients that record every request.
+
+Theory of operation
+-------------------
+A :class:`SerialClient` sends one request, waits for its answer or for its
+timeout, pauses, and sends the next: the article's clients worked this way.
+An :class:`OpenLoopClient` starts requests at a fixed rate whatever happens to
+earlier ones, so a stall cannot hide by slowing the load down (coordinated
+omission). Both ask a *router* where to send each request (a load-balancer
+fleet, as DNS spreads clients over its nodes), tag it with an
+``X-Request-Id`` that the load balancers and the server log too, and append
+one :class:`~keepalive_lab.records.RequestRecord` per request.
+
+Every loop is bounded by a request count and an end time, and stops early
+when its ``stop`` event is set.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Protocol
+
+import httpx
+
+from keepalive_lab.records import Outcome, RequestRecord
+
+__all__ = ["Router", "Direct", "SerialClient", "OpenLoopClient", "send_one", "outcome_of_status", "jittered"]
+
+
+class Router(Protocol):
+    """Where a client sends its next request."""
+
+    def pick(self) -> tuple[str, str]:
+        """``(node name, base URL)`` for the next request."""
+
+    def report(self, node: str, outcome: Outcome) -> None:
+        """What happened to a request sent to ``node`` (routing may demote a failing node)."""
+
+
+class Direct:
+    """A router with one destination (a server or a single node)."""
+
+    def __init__(self, url: str, name: str = "") -> None:
+        self.url = url
+        self.name = name
+
+    def pick(self) -> tuple[str, str]:
+        return self.name, self.url
+
+    def report(self, node: str, outcome: Outcome) -> None:
+        pass
+
+
+def outcome_of_status(status: int) -> Outcome:
+    if status == 200:
+        return Outcome.OK
+    if status in (502, 503, 504):  # bad gateway, no healthy backend, gateway timeout
+        return Outcome(str(status))
+    return Outcome.ERROR
+
+
+def send_one(
+    http: httpx.Client, client: str, request_id: str, node: str, url: str, record: Callable[[RequestRecord], None]
+) -> Outcome:
+    """Send one GET, append its record, return its outcome."""
+    start = time.monotonic()
+    status, detail = 0, ""
+    try:
+        response = http.get(url, headers={"X-Request-Id": request_id})
+        status = response.status_code
+        outcome = outcome_of_status(status)
+    except httpx.TimeoutException as exc:
+        outcome, detail = Outcome.TIMEOUT, type(exc).__name__
+    except httpx.HTTPError as exc:
+        outcome, detail = Outcome.ERROR, f"{type(exc).__name__}: {exc}"
+    record(RequestRecord(request_id, client, node, start, time.monotonic(), outcome, status, detail))
+    return outcome
+
+
+def _client(timeout: float) -> httpx.Client:
+    # One attempt per request, no environment proxies, straight to loopback. Plain HTTP only,
+    # so no CA bundle is loaded (that takes ~20 ms a client and skews the schedule).
+    return httpx.Client(timeout=httpx.Timeout(timeout), trust_env=False, verify=False)
+
+
+class _Client:
+    """What both kinds of client share: a name, a router, a record sink, a timeout, a stop event."""
+
+    def __init__(self, name: str, router: Router, record, timeout: float, duration: float, stop) -> None:
+        self.name = name
+        self.router = router
+        self.record = record
+        self.timeout = timeout
+        self.duration = duration
+        self.stop = stop or threading.Event()
+        self.thread = threading.Thread(target=self.run, name=f"client-{name}", daemon=True)
+
+    def start(self):  # each kind of client defines run(), its loop
+        self.thread.start()
+        return self
+
+    def join(self, timeout: float | None = None) -> None:
+        self.thread.join(timeout)
+
+
+class SerialClient(_Client):
+    """One user: a request, its answer or timeout, a pause, the next request."""
+
+    def __init__(
+        self,
+        name: str,
+        router: Router,
+        record: Callable[[RequestRecord], None],
+        *,
+        timeout: float,
+        gaps: Iterable[float],
+        duration: float,
+        max_requests: int = 10_000,
+        stop: threading.Event | None = None,
+    ) -> None:
+        super().__init__(name, router, record, timeout, duration, stop)
+        self.gaps = iter(gaps)
+        self.max_requests = max_requests
+
+    def run(self) -> None:
+        with _client(self.timeout) as http:
+            end = time.monotonic() + self.duration  # from the first request, not from set-up
+            for n in range(self.max_requests):
+                if self.stop.is_set() or time.monotonic() >= end:
+                    return
+                node, url = self.router.pick()
+                outcome = send_one(http, self.name, f"{self.name}-{n}", node, url, self.record)
+                self.router.report(node, outcome)
+                gap = next(self.gaps, None)
+                if gap is None or self.stop.wait(gap):
+                    return
+
+
+class OpenLoopClient(_Client):
+    """Requests started at a fixed rate, each in a worker thread, whatever became of earlier ones."""
+
+    def __init__(
+        self,
+        name: str,
+        router: Router,
+        record: Callable[[RequestRecord], None],
+        *,
+        timeout: float,
+        rate: float,
+        duration: float,
+        max_in_flight: int = 64,
+        stop: threading.Event | None = None,
+    ) -> None:
+        super().__init__(name, router, record, timeout, duration, stop)
+        self.rate = rate
+        self.max_in_flight = max_in_flight
+
+    def run(self) -> None:
+        count = int(self.rate * self.duration)
+        start = time.monotonic()
+        local = threading.local()
+        clients: list[httpx.Client] = []
+        lock = threading.Lock()
+
+        def http() -> httpx.Client:
+            if not hasattr(local, "client"):
+                local.client = _client(self.timeout)
+                with lock:
+                    clients.append(local.client)
+            return local.client
+
+        def one(n: int) -> None:
+            node, url = self.router.pick()
+            outcome = send_one(http(), self.name, f"{self.name}-{n}", node, url, self.record)
+            self.router.report(node, outcome)
+
+        try:
+            with ThreadPoolExecutor(self.max_in_flight, thread_name_prefix=f"client-{self.name}") as pool:
+                for n in range(count):
+                    if self.stop.wait(max(0.0, start + n / self.rate - time.monotonic())):
+                        break
+                    pool.submit(one, n)
+        finally:
+            for c in clients:
+                c.close()
+
+
+def jittered(mean: float, spread: float, seed: int) -> Iterable[float]:
+    """Endless pauses uniformly in ``mean ± spread``, reproducible from ``seed``."""
+    rng = random.Random(seed)
+    while True:
+        yield max(0.0, rng.uniform(mean - spread, mean + spread))
