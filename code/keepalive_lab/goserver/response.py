@@ -4,22 +4,12 @@ Theory of operation
 -------------------
 A handler writes into a 2048-byte buffer (``bufferBeforeChunkingSize``). The
 response head is decided at the first moment bytes must leave that buffer
-(``chunkWriter.writeHeader``, server.go):
-
-* If the handler has *finished* before the buffer ever flushed, Go knows the
-  whole body and adds ``Content-Length`` itself. Otherwise an HTTP/1.1 body is
-  sent ``Transfer-Encoding: chunked`` and an HTTP/1.0 body is delimited by
-  closing the connection.
-* **Keep-alive**: HTTP/1.1 keeps the connection by default, whatever the
-  framing. ``closeAfterReply`` is set by an HTTP/1.0 request without
-  ``keep-alive`` and a known length, a request ``Connection: close``, a
-  handler ``Connection: close``, disabled keep-alives
-  (``SetKeepAlivesEnabled(false)``), an ``Expect: 100-continue`` body left
-  unread, or 256 KiB or more of request body left unread.
-* Header order on the wire: the handler's headers sorted by key, then
-  ``Date``, ``Content-Length``, ``Content-Type`` (sniffed from the first 512
-  bytes), ``Connection``, ``Transfer-Encoding`` (``extraHeader``).
-  ``Connection: close`` is added only when closing an HTTP/1.1 connection.
+(``chunkWriter.writeHeader``, server.go): if the handler has *finished* by
+then, Go knows the whole body and adds ``Content-Length`` itself; otherwise an
+HTTP/1.1 body is chunked and an HTTP/1.0 body ends with the connection. The
+decisions themselves (length, keep-alive, draining the request body, framing,
+header order) are pure functions in :mod:`keepalive_lab.goserver.headplan`;
+this module feeds them the facts and carries out the plan.
 
 Writes go to a 4 KiB connection buffer (Go's ``conn.bufw``); a write error is
 remembered (``conn.werr``) and makes the connection unusable.
@@ -27,18 +17,14 @@ remembered (``conn.werr``) and makes the connection unusable.
 
 from __future__ import annotations
 
-from keepalive_lab.goserver.header import Header, has_token, http_date, status_text
+from keepalive_lab.goserver.header import Header, http_date, status_text
+from keepalive_lab.goserver.headplan import Drain, HeadInput, body_allowed_for_status, plan_head, should_drain
 from keepalive_lab.goserver.net import Conn, NetError
 from keepalive_lab.goserver.request import MAX_POST_HANDLER_READ_BYTES, Request
-from keepalive_lab.goserver.sniff import detect_content_type
 
-__all__ = ["ResponseWriter", "ConnWriter", "BUFFER_BEFORE_CHUNKING", "body_allowed_for_status"]
+__all__ = ["ResponseWriter", "ConnWriter", "BUFFER_BEFORE_CHUNKING"]
 
 BUFFER_BEFORE_CHUNKING = 2048  # server.go: bufferBeforeChunkingSize
-
-
-def body_allowed_for_status(code: int) -> bool:
-    return not (100 <= code <= 199 or code in (204, 304))
 
 
 class ConnWriter:
@@ -205,104 +191,53 @@ class ResponseWriter:
 
     # -- Go's chunkWriter.writeHeader ----------------------------------------
 
+    def _head_input(self, first: bytes) -> HeadInput:
+        req, header = self.request, self.sent_header
+        return HeadInput(
+            method=req.method,
+            http11=req.proto_at_least(1, 1),
+            wants_close=self.wants_close,
+            wants_http10_keep_alive=self.wants_http10_keep_alive,
+            expects_continue=req.expects_continue() and req.proto_at_least(1, 1) and req.content_length != 0,
+            body_saw_eof=req.body.saw_eof,
+            request_has_body=req.content_length != 0,
+            status=self.status,
+            handler_done=self.handler_done,
+            first=first,
+            declared_length=self.content_length,
+            has_content_length=header.has("Content-Length"),
+            content_length_value=header.get("Content-Length"),
+            connection=header.get("Connection"),
+            has_connection=header.has("Connection"),
+            transfer_encoding=header.get("Transfer-Encoding"),
+            has_content_type=header.has("Content-Type"),
+            content_encoding=header.get("Content-Encoding"),
+            has_date=header.has("Date"),
+            keep_alives=self._keep_alives_enabled(),
+            close_after_reply=self.close_after_reply,
+            date=http_date(),
+        )
+
     def _write_head(self, first: bytes) -> None:
         self._head_written = True
-        req = self.request
-        header = self.sent_header
-        extra: dict[str, str] = {}
-        exclude: set[str] = set()
-        keep_alives = self._keep_alives_enabled()
-        is_head = req.method == "HEAD"
-        te = header.get("Transfer-Encoding")
+        head = self._head_input(first)
+        drain = self._drain_request_body() if should_drain(head) else Drain.NOT_NEEDED
+        plan = plan_head(head, drain)
+        self.content_length = plan.content_length
+        self.close_after_reply = plan.close_after_reply
+        self.request_body_limit_hit = self.request_body_limit_hit or plan.request_body_limit_hit
+        self._chunking = plan.chunking
+        self._out.write(self._status_line() + self.sent_header.write_subset(plan.exclude) + plan.extra_lines() + b"\r\n")
 
-        if (
-            self.handler_done
-            and not te
-            and body_allowed_for_status(self.status)
-            and not header.has("Content-Length")
-            and (not is_head or first)
-        ):
-            self.content_length = len(first)
-            extra["Content-Length"] = str(len(first))
-
-        if self.wants_http10_keep_alive and keep_alives:
-            if header.get("Content-Length") and header.get("Connection") == "keep-alive":
-                self.close_after_reply = False
-        has_cl = self.content_length != -1
-        if self.wants_http10_keep_alive and (is_head or has_cl or not body_allowed_for_status(self.status)):
-            if not header.has("Connection"):
-                extra["Connection"] = "keep-alive"
-        elif not req.proto_at_least(1, 1) or self.wants_close:
-            self.close_after_reply = True
-        if header.get("Connection") == "close" or not keep_alives:
-            self.close_after_reply = True
-        if self._expects_continue() and not req.body.saw_eof:
-            self.close_after_reply = True  # a 100-continue body the handler never read
-        if req.content_length != 0 and not self.close_after_reply and not self._expects_continue():
-            self._discard_request_body(exclude, extra)
-
-        if body_allowed_for_status(self.status):
-            if not header.has("Content-Type") and not header.get("Content-Encoding") and not te and first:
-                extra["Content-Type"] = detect_content_type(first)
-        else:
-            exclude.update(_suppressed_headers(self.status))
-        if not header.has("Date"):
-            extra["Date"] = http_date()
-        if has_cl and te and te != "identity":
-            exclude.add("Content-Length")
-            has_cl = False
-
-        if is_head or not body_allowed_for_status(self.status) or self.status == 204:
-            exclude.add("Transfer-Encoding")
-        elif has_cl:
-            exclude.add("Transfer-Encoding")
-        elif req.proto_at_least(1, 1):
-            if te == "identity":
-                self.close_after_reply = True
-                exclude.add("Transfer-Encoding")
-            else:
-                # HTTP/1.1 chunks rather than closing at EOF, so the connection stays reusable.
-                self._chunking = True
-                extra["Transfer-Encoding"] = "chunked"
-                exclude.add("Transfer-Encoding")
-        else:
-            self.close_after_reply = True  # HTTP/1.0 with no length: closing ends the body
-            exclude.add("Transfer-Encoding")
-        if self._chunking:
-            exclude.add("Content-Length")
-
-        # golang/go#36381: keep a handler's own "Connection: close" while keep-alives are on.
-        if self.close_after_reply and (not keep_alives or not has_token(header.get("Connection"), "close")):
-            exclude.add("Connection")
-            if req.proto_at_least(1, 1):
-                extra["Connection"] = "close"
-
-        self._out.write(self._status_line() + header.write_subset(exclude) + _extra_lines(extra) + b"\r\n")
-
-    def _expects_continue(self) -> bool:
-        req = self.request
-        return req.expects_continue() and req.proto_at_least(1, 1) and req.content_length != 0
-
-    def _discard_request_body(self, exclude: set[str], extra: dict[str, str]) -> None:
-        # Clients that send a whole request before reading can deadlock if we answer with
-        # body bytes still unread (golang/go#15527), so Go drains up to 256 KiB first.
+    def _drain_request_body(self) -> Drain:
+        """Read up to 256 KiB of unread request body, as Go does before answering."""
         body = self.request.body
         if body.closed:
-            if not body.saw_eof:
-                self.close_after_reply = True  # the handler closed it mid-way
-            return
-        too_big = body.unread_size() >= MAX_POST_HANDLER_READ_BYTES
-        if not too_big:
-            _, outcome = body.discard(MAX_POST_HANDLER_READ_BYTES + 1)
-            too_big = outcome == "limit"
-            if outcome == "error":
-                self.close_after_reply = True  # what remains must not be parsed as a request
-        if too_big:
-            # Go's requestTooLarge: close after the reply, and say so.
-            self.close_after_reply = True
-            self.request_body_limit_hit = True
-            exclude.add("Connection")
-            extra["Connection"] = "close"
+            return Drain.DONE if body.saw_eof else Drain.CLOSED_UNREAD
+        if body.unread_size() >= MAX_POST_HANDLER_READ_BYTES:
+            return Drain.TOO_BIG
+        _, outcome = body.discard(MAX_POST_HANDLER_READ_BYTES + 1)
+        return {"eof": Drain.DONE, "limit": Drain.TOO_BIG, "error": Drain.FAILED}[outcome]
 
     def _status_line(self) -> bytes:
         version = "HTTP/1.1" if self.request.proto_at_least(1, 1) else "HTTP/1.0"
@@ -313,16 +248,3 @@ class ResponseWriter:
 
     def _body_allowed(self) -> bool:
         return body_allowed_for_status(self.status)
-
-
-def _suppressed_headers(code: int) -> set[str]:
-    if code == 304:
-        return {"Content-Type", "Content-Length", "Transfer-Encoding"}  # RFC 7232 section 4.1
-    return {"Content-Length", "Transfer-Encoding"}
-
-
-_EXTRA_ORDER = ("Date", "Content-Length", "Content-Type", "Connection", "Transfer-Encoding")
-
-
-def _extra_lines(extra: dict[str, str]) -> bytes:
-    return b"".join(f"{k}: {extra[k]}\r\n".encode("ascii") for k in _EXTRA_ORDER if k in extra)

@@ -73,7 +73,7 @@ def judge_requests(sc: Scenario, tables: dict[str, pd.DataFrame], plan: Plan, t:
     for r in req.sort_values("start").itertuples():
         text = f"{r.request_id} via {r.node or 'direct'}: {r.outcome} after {r.latency:.2f} s"
         lb = _row(timing, "request_id", r.request_id)
-        if lb is not None and lb["connect_ms"] == lb["connect_ms"] and lb["connect_ms"] is not None:
+        if lb is not None and pd.notna(lb["connect_ms"]):
             text += f" (LB connect {lb['connect_ms']:.0f} ms)"
         seen = _row(access, "request_id", r.request_id)
         if r.outcome != "ok":
@@ -119,11 +119,11 @@ def _victim_values(sc, req, access, timing, plan, t: RealLBTimes, trial: Trial) 
     v["victim_status"] = int(victim["status"])
     v["victim_latency"] = round(float(victim["latency"]), 3)
     lb = _row(timing, "request_id", victim["request_id"])
-    if lb is not None and lb["connect_ms"] == lb["connect_ms"] and lb["connect_ms"] is not None:
+    if lb is not None and pd.notna(lb["connect_ms"]):
         v["victim_connect_ms"] = float(lb["connect_ms"])
     if lb is not None:
         v["victim_termination"] = lb["termination"]
-        v["victim_response_ms"] = None if lb["response_ms"] != lb["response_ms"] else lb["response_ms"]
+        v["victim_response_ms"] = lb["response_ms"] if pd.notna(lb["response_ms"]) else None
     # When the load balancer received the request and answered it, by its own log (the client's
     # clock runs in the lab's process, which a busy machine can delay).
     start, end = (float(lb["start"]), float(lb["end"])) if lb is not None else (victim["start"], victim["end"])
