@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import Callable, Optional, Protocol
 
 from keepalive_lab.goserver.net import Conn, NetError
 from keepalive_lab.goserver.reader import RequestReader
@@ -32,10 +32,28 @@ from keepalive_lab.goserver.request import Request, RequestError
 from keepalive_lab.goserver.response import ConnWriter, ResponseWriter
 from keepalive_lab.records import AccessRecord, ConnState
 
-if TYPE_CHECKING:
-    from keepalive_lab.goserver.server import Server
+__all__ = ["ServerConn", "ConnOwner"]
 
-__all__ = ["ServerConn"]
+
+class ConnOwner(Protocol):
+    """What a connection needs from its server (Go's ``c.server``): settings, the hooks, the state registry."""
+
+    handler: Callable
+    read_timeout: float
+    write_timeout: float
+    max_header_bytes: int
+    rst_avoidance_delay: float
+    access_log: Optional[Callable[[AccessRecord], None]]
+
+    def effective_idle_timeout(self) -> float: ...
+
+    def effective_read_header_timeout(self) -> float: ...
+
+    def do_keep_alives(self) -> bool: ...
+
+    def set_state(self, c: "ServerConn", state: ConnState) -> None: ...
+
+    def log(self, message: str) -> None: ...
 
 
 class _HandlerPanic(Exception):
@@ -45,7 +63,7 @@ class _HandlerPanic(Exception):
 class ServerConn:
     """Server-side state of one accepted connection (Go's ``conn``)."""
 
-    def __init__(self, server: "Server", conn_id: int, rwc: Conn) -> None:
+    def __init__(self, server: ConnOwner, conn_id: int, rwc: Conn) -> None:
         self.server = server
         self.id = conn_id
         self.rwc = rwc
