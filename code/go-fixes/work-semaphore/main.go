@@ -1,0 +1,60 @@
+// Command work-semaphore limits the work, not the connections: every connection is
+// accepted (no LimitListener) and a weighted semaphore of size 1 lets one handler do
+// its work at a time. Waiting requests are now inside the program, where they can be
+// counted and logged.
+//
+// The wait ends early only because it watches the request's context: Acquire returns
+// when r.Context() is done, and net/http cancels that context when the client closes
+// its connection (a load balancer does so when its own timeout runs out). Neither
+// ReadTimeout nor WriteTimeout interrupts a handler that waits: once the request is
+// read, net/http clears the read deadline (server.go, startBackgroundRead), and
+// WriteTimeout only makes a late write fail. The ctx.Err() check after Acquire skips
+// the work for a request whose client left just as its turn came.
+package main
+
+import (
+	"flag"
+	"log"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	flag.Parse()
+
+	work := semaphore.NewWeighted(1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if err := work.Acquire(ctx, 1); err != nil {
+			// The client left (or the server shut down) while this request waited.
+			http.Error(w, "gave up waiting for a turn", http.StatusServiceUnavailable)
+			return
+		}
+		defer work.Release(1)
+		if ctx.Err() != nil {
+			return // acquired just as the request was cancelled: do not do the work
+		}
+		time.Sleep(200 * time.Millisecond) // the work, one request at a time
+		w.Write([]byte("ok\n"))
+	})
+	srv := &http.Server{
+		Addr:           *addr,
+		Handler:        mux,
+		ReadTimeout:    30 * time.Second,
+		WriteTimeout:   30 * time.Second,
+		MaxHeaderBytes: 1 << 20,
+	}
+	l, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("listening on %s", l.Addr())
+	if err := srv.Serve(l); err != nil && err != http.ErrServerClosed {
+		log.Fatal(err)
+	}
+}
