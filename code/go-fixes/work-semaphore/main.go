@@ -9,7 +9,8 @@
 // ReadTimeout nor WriteTimeout interrupts a handler that waits: once the request is
 // read, net/http clears the read deadline (server.go, startBackgroundRead), and
 // WriteTimeout only makes a late write fail. The ctx.Err() check after Acquire skips
-// the work for a request whose client left just as its turn came.
+// the work for a request whose client has already left: Acquire hands out a free
+// semaphore without looking at the context.
 package main
 
 import (

@@ -17,7 +17,7 @@ import time
 
 import pandas as pd
 
-from keepalive_lab.kernel import accept_queue
+from keepalive_lab.kernel import PROC_NET_TCP, accept_queue
 from keepalive_lab.lab.launch import ServerConfig, start_server
 from keepalive_lab.lab.rawclient import RawClient, request_bytes
 from keepalive_lab.lab.registry import claim
@@ -25,7 +25,7 @@ from keepalive_lab.lab.results import ProbeResult
 from keepalive_lab.lab.timescale import ARTICLE, TimeScale
 
 __all__ = ["keepalive_by_framing", "idle_close_times", "health_checks_while_starved", "ss_listen_line",
-           "ss_while_starved"]  # fmt: skip
+           "ss_while_starved", "proc_net_tcp_while_starved"]  # fmt: skip
 
 _GET = request_bytes()
 
@@ -153,3 +153,21 @@ def ss_while_starved() -> ProbeResult:
         claim("ss_agrees", "ss -lnt shows the same number as its Recv-Q.", ss_queue == queued, f"ss: {ss_queue}"),
     ]  # fmt: skip
     return ProbeResult("ss while starved", {"ss": shown, "queue": queued}, claims)
+
+
+def proc_net_tcp_while_starved() -> ProbeResult:
+    """The rows of ``/proc/net/tcp`` for the server's port while one connection waits behind an idle one."""
+    with start_server(ServerConfig(latency=0.0, read_timeout=60)) as running:
+        with RawClient(running.port) as holder:
+            holder.request(_GET)
+            with RawClient(running.port):
+                lines = PROC_NET_TCP.read_text().splitlines()
+    local = f":{running.port:04X} "
+    rows = ["sl local_address rem_address st tx_queue:rx_queue"] + [l.strip() for l in lines[1:] if local in l[:40]]
+    listen = [r.split() for r in rows[1:] if r.split()[3] == "0A"]
+    rx = int(listen[0][4].split(":")[1], 16) if listen else -1
+    claims = [claim("listen_rx_queue", "The LISTEN row (state 0A) shows one connection in its rx_queue.", rx == 1,
+                    f"rx_queue {rx}")]  # fmt: skip
+    # Only the first columns matter here; the rest (timers, inode...) would not fit on a page.
+    short = "\n".join("  ".join(r.split()[:5]) for r in rows)
+    return ProbeResult("/proc/net/tcp", {"rows": short, "rx_queue": rx}, claims)

@@ -18,7 +18,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["FigureWithAlt", "glue_values", "glue_figure", "glue_table", "show_table", "show_values", "run_experiment"]
+__all__ = ["Text", "FigureWithAlt", "glue_values", "glue_figure", "glue_table", "show_table", "show_values", "run_experiment"]
+
+
+class Text(str):
+    """A string that glues as itself, without the quotes of its repr."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 class FigureWithAlt:
@@ -60,8 +67,12 @@ def glue_figure(name: str, figure_and_alt: tuple[Figure, str]) -> FigureWithAlt:
 
 
 def show_table(frame: pd.DataFrame, caption: str = "", preformatted: tuple[str, ...] = ()) -> Any:
-    """A DataFrame styled for the page: no index, compact numbers; ``preformatted`` columns keep their lines."""
-    styler = frame.style.hide(axis="index").format(precision=2)
+    """A DataFrame styled for the page: no index, compact numbers, a dash for a missing value.
+
+    ``preformatted`` columns keep their line breaks. A page that shows a
+    dash says what it means.
+    """
+    styler = frame.style.hide(axis="index").format(precision=2, na_rep="–")
     if preformatted:
         styler = styler.set_properties(
             subset=list(preformatted), **{"white-space": "pre", "font-family": "monospace", "text-align": "left"}
@@ -79,17 +90,34 @@ def glue_table(name: str, frame: pd.DataFrame) -> None:
     _glue(name, show_table(frame))
 
 
-def run_experiment(name: str, scale, **changes) -> Any:
+def run_experiment(name: str, scale, prefix: str | None = None, **changes) -> Any:
     """Run a registered experiment for a page: every claim required, values and parameters glued.
 
-    Values are glued as ``NAME_key``, parameters as ``NAME_p_key``; ``changes``
-    override the experiment's default parameters.
+    Values are glued as ``PREFIX_key``, parameters as ``PREFIX_p_key`` (the
+    prefix defaults to the experiment's name); ``changes`` override the
+    experiment's default parameters.
+    """
+    (result,) = run_experiments(scale, (name, changes, prefix if prefix is not None else name + "_"))
+    return result
+
+
+def run_experiments(scale, *runs: tuple[str, dict, str]) -> list[Any]:
+    """Run several ``(name, changes, prefix)`` experiments side by side (they wait on timers, not the CPU).
+
+    Each result must hold every claim; its values and parameters are glued
+    under its prefix. Results come back in the order asked.
     """
     from keepalive_lab.experiments import EXPERIMENTS
+    from keepalive_lab.lab.sweep import run_all
 
-    exp = EXPERIMENTS[name]
-    result = exp.run(exp.params(**changes), scale)
-    result.require()  # the page fails to build if a claim does not hold
-    glue_values(result.values, name + "_")
-    glue_values(result.params_dict(), name + "_p_")
-    return result
+    def one(run: tuple[str, dict, str]):
+        name, changes, _ = run
+        exp = EXPERIMENTS[name]
+        return exp.run(exp.params(**changes), scale)
+
+    results = run_all(one, list(runs), workers=len(runs))
+    for (_, _, prefix), result in zip(runs, results):
+        result.require()  # the page fails to build if a claim does not hold
+        glue_values(result.values, prefix)
+        glue_values(result.params_dict(), prefix + "p_")
+    return results

@@ -76,11 +76,10 @@ def health_timeline(
 
 
 def verdict_table(result: ExperimentResult) -> pd.DataFrame:
-    """The verdicts for a page, one row per setup: expected (earlier observation), observed here, match."""
+    """The verdicts for a page, one row per setup: expected, observed live in this build, match."""
     v = result.tables["verdicts"]
-    expected = [f"{e} (inferred)" if d else e for e, d in zip(v["expected"], v["derived"])]
     table = pd.DataFrame(
-        {"expected (earlier observation)": expected, "observed in this build": v["observed"], "match": v["match"]}
+        {"expected": list(v["expected"]), "observed in this build": list(v["observed"]), "match": list(v["match"])}
     )
     table.index = pd.Index(v["setup"], name="setup")
     return table

@@ -15,10 +15,12 @@ import pandas as pd
 from keepalive_lab.lab.results import ExperimentResult
 from keepalive_lab.reallb.catalogue import GROUPS, SCENARIOS
 from keepalive_lab.reallb.config import HAProxySpec, LBSpec, NginxSpec, render
+from keepalive_lab.reallb.lifetimes import HAPROXY_POOL_PURGE_DELAY
 from keepalive_lab.reallb.process import find_binary
-from keepalive_lab.reallb.times import RealLBTimes
+from keepalive_lab.reallb.times import ARTICLE_TIMERS, RealLBTimes
 
 __all__ = [
+    "fixes_table",
     "parameters_table",
     "setups", "plot_frame", "status_sentence", "run_summary", "prose_numbers", "example_config",
     "debian_nginx_workers",
@@ -112,7 +114,8 @@ def prose_numbers(result: ExperimentResult) -> dict[str, str]:
         "haproxy_version": v["versions"].get("haproxy") or "not installed",
         "nginx_version": v["versions"].get("nginx") or "not installed",
     }
-    for key in ("haproxy-two", "haproxy-one", "haproxy-overlap", "nginx-keepalive", "nginx-workers", "nginx-overlap"):
+    for key in ("haproxy-two", "haproxy-one", "haproxy-overlap", "nginx-keepalive", "nginx-workers", "nginx-overlap",
+                "haproxy-maxconn", "haproxy-client-close", "nginx-client-close"):  # fmt: skip
         slug = key.replace("-", "_")
         numbers[f"{slug}_latency"] = get(f"{key}.victim_latency")
         numbers[f"{slug}_connect"] = get(f"{key}.victim_connect_ms", "{:.0f}")
@@ -126,6 +129,17 @@ def prose_numbers(result: ExperimentResult) -> dict[str, str]:
     max_503 = v.get("check-http.max_503_latency")
     numbers["check_http_503_ms"] = "n/a" if max_503 is None else f"{max_503 * 1000:.0f}"
     numbers["check_http_up"] = get("check-http.up_after_freed", "{:.1f}")
+    numbers["check_tcp_queue_max"] = get("check-tcp.queue_max", "{:d}")
+    numbers["check_tcp_checks"] = get("check-tcp.checks_while_held", "{:d}")
+    article = dict(ARTICLE_TIMERS)
+    numbers["article_read_timeout"] = f"{article['read_timeout']:g}"
+    numbers["article_lb_timeout"] = f"{article['lb_timeout']:g}"
+    numbers["pool_purge_delay"] = f"{HAPROXY_POOL_PURGE_DELAY:g}"
+    for key in ("haproxy-article-timers", "nginx-article-timers"):
+        slug = key.split("-")[0]
+        numbers[f"{slug}_timers_idle"] = get(f"{key}.idle_lifetime", "{:.1f}")
+        numbers[f"{slug}_timers_closer"] = str(v.get(f"{key}.closer", "n/a"))
+        numbers[f"{slug}_timers_close_kind"] = str(v.get(f"{key}.close_kind", "n/a"))
     return numbers
 
 
@@ -164,3 +178,12 @@ def parameters_table() -> pd.DataFrame:
                 default = ",".join(f"{v:g}" if isinstance(v, float) else str(v).lower() for v in default)
             rows.append({"experiment": exp.name, "parameter": "--" + f.name.replace("_", "-"), "default": str(default)})
     return pd.DataFrame(rows)
+
+
+def fixes_table() -> pd.DataFrame:
+    """The catalogue of fixes: the name ``--fix`` takes, what it changes, whether the article proposed it."""
+    from keepalive_lab.experiments.catalogue import FIXES
+
+    return pd.DataFrame(
+        [{"--fix": f.name, "change": f.label, "from the article": "yes" if f.from_article else "no"} for f in FIXES]
+    )

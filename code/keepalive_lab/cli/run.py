@@ -87,9 +87,12 @@ def runnables() -> dict[str, Runnable]:
     found: dict[str, Runnable] = {}
     for exp in EXPERIMENTS.values():
         found[exp.name] = Runnable(exp.name, "experiment", exp.title, exp.run, exp.params, exp.floor, scaled=True)
+    from keepalive_lab.reallb.times import RealLBTimes
+
     for sc in SCENARIOS:
+        floor = max(10.0, sc.estimate(RealLBTimes()))
         found[sc.key] = Runnable(sc.key, "real load balancer", f"{sc.title}: {sc.expected}", _run_reallb(sc.key),
-                                 floor=lambda p, s: 10.0, needs=tuple(sc.kinds))  # fmt: skip
+                                 floor=lambda p, s, floor=floor: floor, needs=tuple(sc.kinds))  # fmt: skip
     found["fidelity"] = Runnable("fidelity", "fidelity", "our server against Go, scenario by scenario",
                                  _run_fidelity, FidelityParams, lambda p, s: 30.0)  # fmt: skip
     return found

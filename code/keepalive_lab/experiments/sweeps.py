@@ -235,6 +235,11 @@ def fixes(params: FixesParams = FixesParams(), scale: TimeScale = DEFAULT_SCALE)
     row = table.set_index("fix")
     base = tables["requests"].query("fix == 'baseline' and outcome == 'timeout'")
     per_node = {node: int((base["node"] == node).sum()) for node in ("LB1", "LB2")}
+    others = tables["requests"][~tables["requests"]["outcome"].isin(["ok", "timeout"])]
+    # The nodes' own records of the 502s the clients received (a node also logs 502s at teardown, for
+    # queued requests whose clients had already timed out; those never reached a client).
+    # (Request ids repeat from one fix to the next: match on both.)
+    lb_502 = tables["lb"].merge(others[["fix", "request_id"]], on=["fix", "request_id"]) if len(others) else others
     claims = [
         claim("baseline_fails", "As in the incident, some requests time out.", row.loc["baseline", "timeouts"] > 0,
               f"{row.loc['baseline', 'timeouts']} timeouts"),
@@ -272,6 +277,11 @@ def fixes(params: FixesParams = FixesParams(), scale: TimeScale = DEFAULT_SCALE)
               row.loc["work_limit", "max concurrent handlers"] == 1,
               f"{row.loc['work_limit', 'timeouts']} timeouts, {row.loc['work_limit', 'max concurrent handlers']} "
               "at once"),
+        claim("other_failures_502", "Every failure other than a timeout is a 502 from a node whose pooled "
+              "connection the server closed as the node reused it.",
+              set(others["outcome"]) <= {"502"} and (lb_502.empty or lb_502["reused"].all()),
+              f"other failures: {others['outcome'].value_counts().to_dict() or 'none'}; the nodes' 502s came on "
+              f"{'reused' if lb_502.empty or lb_502['reused'].all() else 'some new'} connections"),
     ]  # fmt: skip
     short = {"timeouts": "timeouts", "other failures": "failures", "p50 (s)": "p50_s", "p99 (s)": "p99_s",
              "connections per request": "cpr", "ok per minute": "ok_per_min", "max concurrent handlers": "concurrent"}

@@ -96,9 +96,9 @@ class ExperimentResult(Checked):
         self.values = _plain_values(self.values)
 
     def params_dict(self) -> dict[str, Any]:
-        if dataclasses.is_dataclass(self.params):
-            return dataclasses.asdict(self.params)
-        return dict(self.params or {})
+        """The parameters as plain values (an enum becomes its string)."""
+        raw = dataclasses.asdict(self.params) if dataclasses.is_dataclass(self.params) else dict(self.params or {})
+        return {k: getattr(v, "value", v) for k, v in raw.items()}
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary: parameters, claims, values, and the tables as records."""

@@ -63,13 +63,19 @@ def outcome_of_status(status: int) -> Outcome:
 
 
 def send_one(
-    http: httpx.Client, client: str, request_id: str, node: str, url: str, record: Callable[[RequestRecord], None]
+    http: httpx.Client,
+    client: str,
+    request_id: str,
+    node: str,
+    url: str,
+    record: Callable[[RequestRecord], None],
+    headers: dict[str, str] | None = None,
 ) -> Outcome:
-    """Send one GET, append its record, return its outcome."""
+    """Send one GET (with ``headers`` besides its ``X-Request-Id``), append its record, return its outcome."""
     start = time.monotonic()
     status, detail = 0, ""
     try:
-        response = http.get(url, headers={"X-Request-Id": request_id})
+        response = http.get(url, headers={**(headers or {}), "X-Request-Id": request_id})
         status = response.status_code
         outcome = outcome_of_status(status)
     except httpx.TimeoutException as exc:

@@ -8,7 +8,7 @@ balancer's addresses. Two routings:
     every live node in turn, whatever happened to earlier requests;
 ``weighted``
     a random node by weight, and a node whose request failed loses weight
-    fast (x ``demote_factor``, 0.2 by default) while a success doubles it back.
+    fast (x ``DEMOTE_FACTOR``) while a success doubles it back.
 
 Weighted routing is a **model assumption**, not something measured: it stands
 for what the article reports of its load balancer ("LB2's priority drops at
@@ -28,7 +28,10 @@ from typing import Callable
 from keepalive_lab.lbmodel.nodes import BalancerNode, NodeConfig, PassThroughNode, make_node
 from keepalive_lab.records import BalancerRecord, Outcome, UpstreamEvent
 
-__all__ = ["Fleet", "Routing", "FleetEvent"]
+__all__ = ["Fleet", "Routing", "FleetEvent", "DEMOTE_FACTOR"]
+
+# Weighted routing: a failure multiplies a node's weight by this; a success doubles it, up to 1.
+DEMOTE_FACTOR = 0.2
 
 
 class Routing(enum.StrEnum):
@@ -53,7 +56,7 @@ class Fleet:
         upstream_log: Callable[[UpstreamEvent], None],
         routing: Routing = Routing.WEIGHTED,
         seed: int = 0,
-        demote_factor: float = 0.2,
+        demote_factor: float = DEMOTE_FACTOR,
         min_weight: float = 0.02,
     ) -> None:
         self.backend_port = backend_port

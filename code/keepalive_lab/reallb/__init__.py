@@ -2,5 +2,7 @@
 
 ``runner.run()`` plays the scenarios of ``catalogue.SCENARIOS`` live; each
 scenario is a ``rig`` of load-balancer processes (``process``, ``config``)
-whose logs (``logs``, ``stats``) become records, judged by ``verdicts``.
+driven by a traffic pattern (``patterns``), whose logs (``logs``, ``stats``)
+become records, judged by ``verdicts`` (requests), ``health`` (health
+checks) or ``lifetimes`` (how long an idle server connection lives).
 """

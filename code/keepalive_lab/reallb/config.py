@@ -51,6 +51,9 @@ class HAProxySpec:
     # it can take it over at that instant; one thread makes connection reuse independent of which
     # thread a client connection lands on. 0 keeps HAProxy's default (one thread per CPU).
     threads: int = 1
+    # > 0: "maxconn N" on the server line. In HTTP mode it limits the requests in progress on the server,
+    # not its connections: an idle keep-alive connection does not count (configuration manual, "maxconn").
+    maxconn: int = 0
 
     kind = "haproxy"
 
@@ -58,6 +61,8 @@ class HAProxySpec:
         parts = [f"http-reuse {self.reuse}" if self.reuse else "default (http-reuse safe)"]
         if self.server_close:
             parts.append("option http-server-close")
+        if self.maxconn:
+            parts.append(f"server maxconn {self.maxconn}")
         if self.check == "tcp":
             parts.append("TCP health check")
         elif self.check == "http":
@@ -98,9 +103,9 @@ def _haproxy(spec: HAProxySpec, listen_port: int, server_port: int, folder: Path
         backend.append("    option http-server-close")
     if spec.check == "http":
         backend.append("    option httpchk")
-    check = ""
+    server = f" maxconn {spec.maxconn}" if spec.maxconn else ""
     if spec.check:
-        check = f" check inter {_ms(t.check_inter)} fall {t.check_fall} rise {t.check_rise}"
+        server += f" check inter {_ms(t.check_inter)} fall {t.check_fall} rise {t.check_rise}"
     lines = [
         f"# {node}: {spec.describe()}; written by keepalive_lab for one run",
         "global",
@@ -125,7 +130,7 @@ def _haproxy(spec: HAProxySpec, listen_port: int, server_port: int, folder: Path
         "",
         "backend lab_back",
         *backend,
-        f"    server lab 127.0.0.1:{server_port}{check}",
+        f"    server lab 127.0.0.1:{server_port}{server}",
         "",
     ]
     return "\n".join(lines)

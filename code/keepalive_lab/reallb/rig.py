@@ -12,6 +12,9 @@ through :func:`keepalive_lab.lab.traffic.send_one`, so every request becomes a
 :class:`~keepalive_lab.records.RequestRecord` whose ``node`` is the instance
 name (``"haproxy-1"``). HAProxy instances with a health check also get a
 poller that reads the server's state from the instance's stats socket.
+:meth:`RealRig.settle_sockets` records the kernel's view of the server's
+connections (``/proc/net/tcp``, what ``ss -tan`` shows): which side of a
+closed connection is in ``TIME-WAIT`` tells who closed it first.
 
 On the way out, also after an exception or Ctrl-C, everything stops in the
 reverse order: clients, pollers, load balancers (by PID), then their logs are
@@ -20,7 +23,8 @@ read into records before the folder goes, then the sampler and the server.
 :meth:`RealRig.tables` returns DataFrames with times in lab seconds since
 the rig started: ``requests`` (the columns of ``Testbed.tables()["requests"]``),
 ``lb`` (:class:`~keepalive_lab.records.BalancerRecord`), ``lb_timing`` (connect
-and response times per request), ``access``, ``states``, ``queue``, ``health``.
+and response times per request), ``access``, ``states``, ``queue``, ``health``,
+``sockets`` (:class:`SocketSample`).
 """
 
 from __future__ import annotations
@@ -30,12 +34,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import httpx
 import pandas as pd
 
 from keepalive_lab.goserver.server import Handler
+from keepalive_lab.kernel import tcp_sockets
 from keepalive_lab.lab.launch import ServerConfig, start_server
 from keepalive_lab.lab.observers import QueueSampler
 from keepalive_lab.lab.recordings import Recordings
@@ -55,9 +60,24 @@ from keepalive_lab.reallb.times import RealLBTimes
 from keepalive_lab.records import AccessRecord, ConnState, Outcome, to_frame
 from keepalive_lab.ticker import Ticker
 
-__all__ = ["Instance", "RealRig", "MissingBinary"]
+__all__ = ["Instance", "RealRig", "MissingBinary", "SocketSample"]
 
 _START_ATTEMPTS = 3
+# TCP states a closing connection passes through on its way to TIME-WAIT or to nothing.
+_CLOSING = frozenset({"FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "LAST-ACK", "CLOSING", "CLOSE"})
+
+
+@dataclass(frozen=True)
+class SocketSample:
+    """One socket of the server's port as the kernel listed it (``ss -tan``); ``side`` says whose it is."""
+
+    TIMES: ClassVar[tuple[str, ...]] = ("at",)
+
+    at: float
+    side: str  # "server" (its local port is the server's), "peer" (a load balancer's end)
+    local: str
+    remote: str
+    state: str  # "LISTEN", "ESTAB", "TIME-WAIT"...
 
 
 class MissingBinary(RuntimeError):
@@ -115,7 +135,7 @@ class RealRig:
         # ``hold_max`` s): a pattern that needs two requests in flight at once uses it.
         self.hold, self.hold_max = hold, hold_max
         self.released = threading.Event()
-        self.rec = Recordings("requests", "access", "states", "queue", "health")
+        self.rec = Recordings("requests", "access", "states", "queue", "health", "sockets")
         self.requests, self.access, self.states = self.rec["requests"], self.rec["access"], self.rec["states"]
         self.queue, self.health = self.rec["queue"], self.rec["health"]
         self.instances: dict[str, Instance] = {}
@@ -255,9 +275,10 @@ class RealRig:
             self._clients.append(client)
         return client
 
-    def send(self, http: httpx.Client, client: str, node: str, request_id: str) -> Outcome:
-        """One GET through ``node``; its :class:`RequestRecord` goes to :attr:`requests`."""
-        return send_one(http, client, request_id, node, self.url(node), self.requests)
+    def send(self, http: httpx.Client, client: str, node: str, request_id: str, *, close: bool = False) -> Outcome:
+        """One GET through ``node`` (``close``: with ``Connection: close``); its record goes to :attr:`requests`."""
+        headers = {"Connection": "close"} if close else None
+        return send_one(http, client, request_id, node, self.url(node), self.requests, headers)
 
     def worker_of(self, http: httpx.Client, node: str) -> str:
         """The pid of the nginx worker that holds this client's connection (opens it if needed)."""
@@ -281,6 +302,33 @@ class RealRig:
 
     def wait_state(self, state: ConnState, n: int, timeout: float) -> bool:
         return self.states.wait_for(lambda rs: sum(r.state is state for r in rs) >= n, timeout)
+
+    def settle_sockets(self, addr: str, timeout: float = 1.0) -> None:
+        """Record the server port's sockets once the connection from ``addr`` has finished closing.
+
+        Polls the kernel's table (bounded by ``timeout``) until no end of that connection is in a
+        closing state any more, then records every socket of the server's port (its listener
+        included, so that a snapshot is never empty) into ``sockets``.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self._server_sockets()
+            closing = [r for r in rows if addr in (r.local, r.remote) and r.state in _CLOSING]
+            if not closing or time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)  # polling the kernel's table; bounded by the deadline
+        now = time.monotonic()
+        for r in rows:
+            self.rec["sockets"](SocketSample(now, r.side, r.local, r.remote, r.state))
+
+    def _server_sockets(self) -> list[SocketSample]:
+        port = f":{self.server_port}"
+        rows = []
+        for sock in tcp_sockets():
+            side = "server" if sock.local.endswith(port) else "peer" if sock.remote.endswith(port) else ""
+            if side:
+                rows.append(SocketSample(0.0, side, sock.local, sock.remote, sock.state))
+        return rows
 
     def now(self) -> float:
         """Lab seconds since the rig started."""

@@ -7,20 +7,24 @@ Theory of operation
 server (:mod:`keepalive_lab.reallb.trials`), a few at a time in threads (each scenario has its own server, ports and processes), and returns
 an :class:`~keepalive_lab.lab.results.ExperimentResult`:
 
-* ``tables["verdicts"]``: one row per scenario, expected vs observed;
+* ``tables["verdicts"]``: one row per scenario, expected vs observed (both
+  measured live: the expected verdict is what the scenario must show again);
 * ``tables["requests"]``: every client request, with the columns of
   ``Testbed.tables()["requests"]`` plus ``scenario``; times in lab seconds
   since that scenario's start; ``node`` is the instance (``"haproxy-2"``);
 * ``tables["lb"]`` (:class:`~keepalive_lab.records.BalancerRecord` from the
   real access logs), ``"lb_timing"``, ``"access"``, ``"states"``,
-  ``"health"``, ``"queue"``: the same, with ``scenario``;
+  ``"health"``, ``"queue"``, ``"sockets"``: the same, with ``scenario``;
 * ``claims``: each scenario's verdict, and a few more (the connect took no
   time, the server ran the abandoned request later...), so a chapter can
   ``result.require(...)`` exactly the claims its text makes.
 
 A scenario whose load balancer is not installed is *skipped*: its verdict row
 says so and it contributes no claim. :func:`availability` says what is
-installed.
+installed. The longest scenarios (:meth:`Scenario.estimate
+<keepalive_lab.reallb.scenario.Scenario.estimate>`, e.g. the ``timers`` group
+at the article's 30 s idle timeout) start first, so that the short ones run
+alongside them; the tables keep the order asked for.
 """
 
 from __future__ import annotations
@@ -59,14 +63,13 @@ def _with_scenario(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     return frame
 
 
-def _verdict_row(trial: Trial) -> dict:
+def _verdict_row(trial: Trial, times: RealLBTimes) -> dict:
     sc = trial.scenario
     match = {TrialStatus.RAN: "yes" if trial.matched else "NO", TrialStatus.SKIPPED: "skipped",
              TrialStatus.ERROR: "NO"}[trial.status]  # fmt: skip
     return {
         "scenario": sc.key, "setup": sc.title, "group": sc.group, "load balancers": sc.describe_lbs(),
-        "server": sc.server(RealLBTimes()).describe(), "expected": sc.expected, "derived": sc.derived,
-        "observed": trial.observed,
+        "server": sc.server(sc.times(times)).describe(), "expected": sc.expected, "observed": trial.observed,
         "match": match, "status": trial.status, "evidence": trial.evidence, "wall_s": trial.wall_seconds,
     }  # fmt: skip
 
@@ -79,16 +82,17 @@ def run(
     start = time.monotonic()
     pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="real-lb")
     try:
-        futures = [pool.submit(run_trial, sc, times) for sc in chosen]
-        trials = [f.result() for f in futures]
+        longest_first = sorted(range(len(chosen)), key=lambda i: -chosen[i].estimate(times))
+        futures = {i: pool.submit(run_trial, chosen[i], times) for i in longest_first}
+        trials = [futures[i].result() for i in range(len(chosen))]
     except BaseException:
         # Ctrl-C: scenarios not yet started never start; running ones end (bounded) and clean up.
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
     wall = time.monotonic() - start
-    tables: dict[str, pd.DataFrame] = {"verdicts": pd.DataFrame([_verdict_row(t) for t in trials])}
-    for name in ("requests", "lb", "lb_timing", "access", "states", "health", "queue"):
+    tables: dict[str, pd.DataFrame] = {"verdicts": pd.DataFrame([_verdict_row(t, times) for t in trials])}
+    for name in ("requests", "lb", "lb_timing", "access", "states", "health", "queue", "sockets"):
         parts = [_with_scenario(t.tables[name], t.scenario.key) for t in trials if name in t.tables]
         parts = [p for p in parts if not p.empty]
         tables[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

@@ -1,8 +1,10 @@
 """A real-load-balancer scenario, and what one run of it produced.
 
 A :class:`Scenario` names the load-balancer instances (``"haproxy-1"``...),
-the server's settings, a traffic *pattern*, and the verdict that was observed
-earlier with the same packages in front of a real Go program. A run of it is
+the server's settings, a traffic *pattern* (:mod:`keepalive_lab.reallb.patterns`),
+the durations it sets itself, and its expected verdict: what the same
+packages did in front of a real Go program, which the lab measures again on
+every run. A run of it is
 a :class:`Trial`: its status (:class:`TrialStatus`), its observed verdict,
 the claims it checked, the numbers a page quotes and its tables. A pattern
 returns a :class:`Plan`: which requests needed a connection of their own.
@@ -11,7 +13,7 @@ returns a :class:`Plan`: which requests needed a connection of their own.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -32,7 +34,7 @@ class TrialStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Scenario:
-    """One configuration to run live, and what the earlier observation found for it."""
+    """One configuration to run live, and the verdict expected of it (measured live on every run)."""
 
     key: str
     title: str
@@ -40,11 +42,11 @@ class Scenario:
     pattern: str
     expected: str
     fact: str  # the observation, in a sentence
-    group: str  # "haproxy", "nginx", "fix", "health"
+    group: str  # a key of catalogue.GROUPS
     keep_alives: bool = True
     conn_close: bool = False
-    extras: tuple[str, ...] = ()  # further claims, from verdicts.EXTRAS
-    derived: bool = False  # expected outcome inferred from another observation, not observed on its own
+    extras: tuple[str, ...] = ()  # further claims: the EXTRAS of its pattern's judge (verdicts, health, lifetimes)
+    timers: tuple[tuple[str, float], ...] = ()  # durations this scenario sets itself, over the run's RealLBTimes
 
     @property
     def kinds(self) -> list[str]:
@@ -54,8 +56,21 @@ class Scenario:
     def nodes(self) -> list[str]:
         return [name for name, _ in self.lbs]
 
+    def times(self, base: RealLBTimes) -> RealLBTimes:
+        """The run's durations with this scenario's own :attr:`timers` in place."""
+        return replace(base, **dict(self.timers)) if self.timers else base
+
+    def estimate(self, base: RealLBTimes) -> float:
+        """Roughly how many wall-clock seconds a run takes at most (the longest runs start first)."""
+        t = self.times(base)
+        if self.pattern == "idle":
+            return t.read_timeout + 1.0
+        if self.pattern == "health":
+            return t.probe_until + 1.0
+        return t.read_timeout + t.lb_timeout + 1.0
+
     def server(self, times: RealLBTimes) -> ServerConfig:
-        """The lab server's settings for a run at ``times``."""
+        """The lab server's settings for a run at ``times`` (this scenario's own, from :meth:`times`)."""
         return ServerConfig(
             read_timeout=times.read_timeout,
             write_timeout=times.read_timeout,

@@ -9,13 +9,19 @@ machine cannot turn the race around. The client waits longer than the load
 balancer so that the load balancer's own answer (504) reaches it. These are
 wall-clock seconds: real load balancers run on their own clocks, so this
 part of the lab is not scaled.
+
+A scenario may set some durations itself (``Scenario.timers``):
+:data:`ARTICLE_TIMERS` are the article's own, for the scenarios that ask
+how long a load balancer keeps an idle server connection when nothing is
+shortened (Go's ReadTimeout 30 s, so its idle timeout 30 s; the load
+balancer's server/read timeout 60 s).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-__all__ = ["RealLBTimes"]
+__all__ = ["RealLBTimes", "ARTICLE_TIMERS"]
 
 
 @dataclass(frozen=True)
@@ -42,3 +48,13 @@ class RealLBTimes:
             value = getattr(self, f.name)
             if not 0 <= value <= 3600:  # also refuses NaN
                 raise ValueError(f"{f.name} must be between 0 and 3600, not {value!r}")
+
+
+# The article's timers, as overrides of RealLBTimes: Go's ReadTimeout 30 s (its idle timeout too), the load
+# balancer's server/read timeout 60 s; it keeps an idle client connection as long, and clients wait longer than it does.
+ARTICLE_TIMERS: tuple[tuple[str, float], ...] = (
+    ("read_timeout", 30.0),
+    ("lb_timeout", 60.0),
+    ("client_keepalive", 60.0),
+    ("client_timeout", 70.0),
+)

@@ -1,15 +1,15 @@
-"""Verdicts and claims for one real-load-balancer scenario, from its tables alone.
+"""Verdicts and claims for a scenario of requests, from its tables alone.
 
 Theory of operation
 -------------------
 :func:`judge_requests` decides between ``served`` (every request got 200),
 ``starved`` (the request that needed a server connection of its own got 504 or
 the client's timeout, every other request was served), ``mixed`` and
-``inconclusive``; :func:`judge_health` between ``stays UP`` and
-``DOWN, then UP`` for the health-check pattern. Both fill the trial's
-``values`` with the numbers a page quotes, and add the scenario's extra claims
-(:data:`EXTRAS`), each checked against the server's and the load balancers'
-own records:
+``inconclusive``. It fills the trial's ``values`` with the numbers a page
+quotes, and adds the scenario's extra claims (:data:`EXTRAS`), each checked
+against the server's and the load balancers' own records (the health-check
+and idle-lifetime patterns have their own judges, :mod:`.health` and
+:mod:`.lifetimes`):
 
 ``connect_instant``  the starved request's connect succeeded at once (``INSTANT_MS``);
 ``queued``           the server's accept queue held a connection while it waited;
@@ -19,7 +19,10 @@ own records:
 ``signature``        HAProxy logged ``sH--``, an instant connect and no response time;
 ``upstream_timed_out`` nginx's error log says so;
 ``reused``           the second client's request went over the first one's server connection;
-``one_per_conn``     the server closed each connection right after its only request.
+``one_per_conn``     the server closed each connection right after its only request;
+``close_not_passed`` client 1 sent ``Connection: close``, yet the server's connection from the
+                     load balancer went idle after the response and stayed open: the header
+                     never reached the server (Go closes after a request that carries it).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from keepalive_lab.reallb.scenario import Plan, Scenario, Trial
 from keepalive_lab.reallb.times import RealLBTimes
 from keepalive_lab.records import Outcome
 
-__all__ = ["judge_requests", "judge_health", "FAILED", "EXTRAS"]
+__all__ = ["judge_requests", "first_row", "FAILED", "EXTRAS", "SLACK"]
 
 FAILED = (Outcome.GATEWAY_TIMEOUT, Outcome.TIMEOUT)
 # A connect "at once": the kernel completes a loopback handshake in microseconds; the load balancer's
@@ -42,11 +45,12 @@ INSTANT_MS = 50.0
 SLACK = 0.5
 EXTRAS = (
     "connect_instant", "queued", "invisible", "ghost", "held_until_idle", "signature", "upstream_timed_out",
-    "reused", "one_per_conn",
+    "reused", "one_per_conn", "close_not_passed",
 )  # fmt: skip
 
 
-def _row(df: pd.DataFrame, column: str, value) -> pd.Series | None:
+def first_row(df: pd.DataFrame, column: str, value) -> pd.Series | None:
+    """The first row whose ``column`` equals ``value``; None when there is none."""
     if df.empty or column not in df:
         return None
     hit = df[df[column] == value]
@@ -72,10 +76,10 @@ def judge_requests(sc: Scenario, tables: dict[str, pd.DataFrame], plan: Plan, t:
     parts = []
     for r in req.sort_values("start").itertuples():
         text = f"{r.request_id} via {r.node or 'direct'}: {r.outcome} after {r.latency:.2f} s"
-        lb = _row(timing, "request_id", r.request_id)
+        lb = first_row(timing, "request_id", r.request_id)
         if lb is not None and pd.notna(lb["connect_ms"]):
             text += f" (LB connect {lb['connect_ms']:.0f} ms)"
-        seen = _row(access, "request_id", r.request_id)
+        seen = first_row(access, "request_id", r.request_id)
         if r.outcome != "ok":
             text += "; server ran it " + (f"at {seen['handler_start']:.2f} s" if seen is not None else "never")
         parts.append(text)
@@ -90,7 +94,7 @@ def judge_requests(sc: Scenario, tables: dict[str, pd.DataFrame], plan: Plan, t:
 
 def _overlapped(timing: pd.DataFrame) -> bool:
     """Whether the load balancer received client 2's request before it finished client 1's."""
-    first, second = _row(timing, "request_id", "client-1-0"), _row(timing, "request_id", "client-2-0")
+    first, second = first_row(timing, "request_id", "client-1-0"), first_row(timing, "request_id", "client-2-0")
     return first is not None and second is not None and bool(second["start"] < first["end"])
 
 
@@ -112,13 +116,13 @@ def _victim_values(sc, req, access, timing, plan, t: RealLBTimes, trial: Trial) 
     v["ok"] = int((req["outcome"] == "ok").sum()) if not req.empty else 0
     if not plan.victims:
         return
-    victim = _row(req, "request_id", plan.victims[0])
+    victim = first_row(req, "request_id", plan.victims[0])
     if victim is None:
         return
     v["victim_outcome"] = victim["outcome"]
     v["victim_status"] = int(victim["status"])
     v["victim_latency"] = round(float(victim["latency"]), 3)
-    lb = _row(timing, "request_id", victim["request_id"])
+    lb = first_row(timing, "request_id", victim["request_id"])
     if lb is not None and pd.notna(lb["connect_ms"]):
         v["victim_connect_ms"] = float(lb["connect_ms"])
     if lb is not None:
@@ -127,14 +131,14 @@ def _victim_values(sc, req, access, timing, plan, t: RealLBTimes, trial: Trial) 
     # When the load balancer received the request and answered it, by its own log (the client's
     # clock runs in the lab's process, which a busy machine can delay).
     start, end = (float(lb["start"]), float(lb["end"])) if lb is not None else (victim["start"], victim["end"])
-    seen = _row(access, "request_id", victim["request_id"])
-    first = _row(access, "request_id", "client-1-0")
+    seen = first_row(access, "request_id", victim["request_id"])
+    first = first_row(access, "request_id", "client-1-0")
     if seen is not None and first is not None:
         v["victim_same_server_conn"] = bool(seen["remote_addr"] == first["remote_addr"])
     if seen is not None and victim["outcome"] != "ok":
         v["ghost_delay"] = round(float(seen["handler_start"] - end), 3)
         v["ghost_write_error"] = bool(seen["write_error"])
-    holder = _row(access, "request_id", "client-1-0")
+    holder = first_row(access, "request_id", "client-1-0")
     states = trial.tables["states"]
     if holder is not None and not states.empty:
         mine = states[states["remote_addr"] == holder["remote_addr"]]
@@ -143,6 +147,10 @@ def _victim_values(sc, req, access, timing, plan, t: RealLBTimes, trial: Trial) 
         if not idle.empty and not closed.empty:
             v["holder_idle_for"] = round(float(closed["at"].iloc[0] - idle["at"].iloc[-1]), 3)
             v["holder_closed_at"] = round(float(closed["at"].iloc[0]), 3)
+        v["holder_went_idle"] = bool((idle["at"] >= holder["handler_end"]).any())
+        end_of_record = float(closed["at"].iloc[0]) if not closed.empty else float(states["at"].max())
+        lasted = end_of_record - holder["handler_end"]
+        v["holder_open_after_response"] = round(float(lasted), 3)
     queue = trial.tables["queue"]
     if not queue.empty:
         waiting = queue[(queue["at"] > start) & (queue["at"] < end)]
@@ -191,6 +199,12 @@ def _extra_claim(sc: Scenario, name: str, v: dict, t: RealLBTimes, trial: Trial)
         held = most == 1 and lag is not None and lag <= SLACK
         evidence = f"at most {most} request(s) per connection, closed at most {lag} s after the response"
         return Claim(key, f"{sc.title}: the server closed each connection right after its only request", held, evidence)
+    if name == "close_not_passed":
+        idle, lasted = v.get("holder_went_idle"), v.get("holder_open_after_response")
+        held = bool(idle) and lasted is not None and lasted > SLACK
+        return Claim(key, f"{sc.title}: the client's Connection: close did not reach the server: the load "
+                     "balancer's server connection went idle after the response and stayed open", held,
+                     f"went idle: {idle}; open {lasted} s after the response")  # fmt: skip
     if name == "held_until_idle":
         idle = v.get("holder_idle_for")
         # Not closed before Go's idle timeout (by the load balancer), and closed by Go at it (give or
@@ -199,55 +213,3 @@ def _extra_claim(sc: Scenario, name: str, v: dict, t: RealLBTimes, trial: Trial)
         return Claim(key, f"{sc.title}: the first instance's idle connection held the slot until Go's idle timeout",
                      held, f"idle {idle} s before the server closed it (ReadTimeout {t.read_timeout} s)")  # fmt: skip
     raise ValueError(f"unknown extra claim {name!r}")
-
-
-def _status_word(status: str) -> str:
-    return status.split()[0] if status else ""
-
-
-def judge_health(sc: Scenario, tables: dict[str, pd.DataFrame], t: RealLBTimes, trial: Trial) -> None:
-    req, access, states, health = tables["requests"], tables["access"], tables["states"], tables["health"]
-    v = trial.values
-    holder_first = _row(access.sort_values("handler_start"), "request_id", "holder-0") if not access.empty else None
-    if holder_first is None or health.empty:
-        trial.observed, trial.evidence = "inconclusive", "the holder was never served or no health state was read"
-        return
-    mine = states[states["remote_addr"] == holder_first["remote_addr"]]
-    taken = float(mine["at"].iloc[0])
-    closed = mine[mine["state"] == "closed"]
-    freed = float(closed["at"].iloc[0]) if not closed.empty else float("inf")
-    probe = req[req["client"] == "probe"]
-    window = health[(health["at"] >= taken) & (health["at"] <= freed)]
-    words = window["status"].map(_status_word)
-    down = window[words == "DOWN"]
-    in_window = probe[(probe["start"] >= taken) & (probe["end"] <= freed)]
-    v["slot_taken_at"], v["slot_freed_at"] = round(taken, 3), round(freed, 3)
-    v["probe_504_while_held"] = int((in_window["outcome"] == "504").sum())
-    v["probe_ok_while_held"] = int((in_window["outcome"] == "ok").sum())
-    v["probe_503"] = int((probe["status"] == 503).sum())
-    if down.empty:
-        stays_up = not window.empty and v["probe_504_while_held"] > 0 and v["probe_ok_while_held"] == 0
-        trial.observed = "stays UP" if stays_up else "mixed"
-        trial.evidence = (
-            f"slot held {taken:.2f}-{freed:.2f} s; {len(window)} health readings in that window, all "
-            f"{sorted(set(words))}; probe through {sc.nodes[1]}: {v['probe_504_while_held']} x 504, "
-            f"{v['probe_ok_while_held']} ok while the slot was held"
-        )
-        return
-    down_at = float(down["at"].iloc[0])
-    v["down_after"] = round(down_at - taken, 3)
-    after = health[(health["at"] > freed) & (health["status"] == "UP")]
-    up_at = float(after["at"].iloc[0]) if not after.empty else None
-    fast_503 = probe[(probe["status"] == 503) & (probe["start"] >= down_at)]
-    v["max_503_latency"] = round(float(fast_503["latency"].max()), 3) if not fast_503.empty else None
-    served_after = probe[(probe["outcome"] == "ok") & (probe["start"] >= (up_at or float("inf")))]
-    if up_at is not None:
-        v["up_after_freed"] = round(up_at - freed, 3)
-    back = up_at is not None and not served_after.empty
-    trial.observed = "DOWN, then UP" if (back and not fast_503.empty) else "DOWN"
-    trial.evidence = (
-        f"slot taken at {taken:.2f} s; {sc.nodes[1]} marked the server DOWN {v['down_after']:.2f} s later; "
-        f"{len(fast_503)} probe requests got 503 (slowest {v['max_503_latency']} s); slot freed at {freed:.2f} s; "
-        + (f"UP again {v['up_after_freed']:.2f} s later; {len(served_after)} probe requests served after" if back
-           else "not UP again before the end")
-    )  # fmt: skip
