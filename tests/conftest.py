@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import queue
 import threading
+import time
 from dataclasses import dataclass, field
+from typing import IO, Callable
 
 import pytest
 from keepalive_lab.goserver.handlers import ArticleHandler
@@ -12,7 +15,7 @@ from keepalive_lab.lab.launch import RunningServer, ServerConfig, start_server
 from keepalive_lab.lab.rawclient import WAIT, RawClient, Response, request_bytes
 from keepalive_lab.records import ConnState, Recorder
 
-__all__ = ["WAIT", "BAD_SERVE_FLAGS", "Lab", "RawClient", "Response", "get"]
+__all__ = ["WAIT", "BAD_SERVE_FLAGS", "Lab", "Lines", "RawClient", "Response", "get"]
 
 # Bad `serve` command lines, with a phrase the one-line error must contain; both the lab server and
 # the Go reference program must reject each of them the same way.
@@ -106,3 +109,54 @@ def lab_factory():
 def get(target: str = "/", host: str | None = "lab", extra: str = "", version: str = "1.1") -> bytes:
     """A request head as bytes."""
     return request_bytes(target, host, extra, version)
+
+
+class Lines:
+    """The lines a child process writes to one of its pipes, waited for with a deadline.
+
+    A plain ``pipe.readline()`` waits forever on a child that hangs without a word; a daemon
+    thread reads the pipe instead (it ends at EOF, when the child exits), and the test waits
+    on what it hands over. Call :meth:`close` once the child has exited (reaped or killed).
+    """
+
+    def __init__(self, pipe: IO[str]) -> None:
+        self.pipe = pipe
+        self.seen: list[str] = []  # every line handed over so far, in order
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._eof = False
+        self._thread = threading.Thread(target=self._pump, name="test-pipe-reader", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        try:
+            for line in self.pipe:
+                self._lines.put(line)
+        finally:
+            self._lines.put(None)  # EOF
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = WAIT) -> str | None:
+        """The first new line for which ``predicate`` holds; None at EOF or when ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        while not self._eof:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return None
+            if line is None:
+                self._eof = True
+                break
+            self.seen.append(line)
+            if predicate(line):
+                return line
+        return None
+
+    def until_eof(self, timeout: float = WAIT) -> str:
+        """All the pipe carried, once it reaches EOF (the child is exiting); what came by ``timeout`` if not."""
+        self.wait_for(lambda line: False, timeout)
+        return "".join(self.seen)
+
+    def close(self, timeout: float = WAIT) -> None:
+        """Wait for the reader to reach EOF, then close the pipe; the child must be gone by now."""
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the pipe never reached EOF: is the child still running?"
+        self.pipe.close()

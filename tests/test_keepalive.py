@@ -41,7 +41,7 @@ def test_set_keep_alives_enabled_false_closes_after_each_response(lab_factory):
         response = client.request(get())
         assert response.header("Connection") == "close"
         assert response.header_names[-1] == "Connection"  # an extra header, after Content-Type
-        client.wait_closed()
+        assert client.wait_closed() < 2.0  # at once: no timeout is set, so a kept connection would stay open
 
 
 def test_request_connection_close_closes(lab_factory):
@@ -49,7 +49,7 @@ def test_request_connection_close_closes(lab_factory):
     with lab.connect() as client:
         response = client.request(get(extra="Connection: close\r\n"))
         assert response.header("Connection") == "close"
-        client.wait_closed()
+        assert client.wait_closed() < 2.0  # at once: no timeout is set, so a kept connection would stay open
 
 
 def test_handler_connection_close_closes_and_stays_among_the_sorted_headers(lab_factory):
@@ -58,7 +58,7 @@ def test_handler_connection_close_closes_and_stays_among_the_sorted_headers(lab_
         response = client.request(get())
         # golang/go#36381: the handler's own header is kept (sorted with the handler's headers).
         assert response.header_names == ["Connection", "Content-Length", "Date", "Content-Type"]
-        client.wait_closed()
+        assert client.wait_closed() < 2.0  # at once: no timeout is set, so a kept connection would stay open
 
 
 def test_http10_without_keep_alive_closes_without_a_connection_header(lab_factory):
@@ -67,7 +67,7 @@ def test_http10_without_keep_alive_closes_without_a_connection_header(lab_factor
         response = client.request(get(version="1.0", host=None))
         assert response.http_version == "1.0"
         assert response.header("Connection") is None
-        client.wait_closed()
+        assert client.wait_closed() < 2.0  # at once: no timeout is set, so a kept connection would stay open
 
 
 def test_http10_keep_alive_with_a_known_length_stays_open(lab_factory):

@@ -7,6 +7,7 @@ import time
 
 from keepalive_lab.goserver.handlers import ArticleHandler
 from keepalive_lab.goserver.net import NetError
+from keepalive_lab.kernel import accept_queue
 from keepalive_lab.records import ConnState
 
 from .conftest import WAIT, get
@@ -72,6 +73,7 @@ def test_a_request_whose_client_gave_up_is_still_handled_later(lab_factory):
     ghost.send(get(extra="X-Request-Id: ghost\r\n"))
     assert ghost.gets_nothing_for(0.2)
     ghost.close()  # the client gives up: FIN, but the request bytes stay in the kernel
+    assert accept_queue(lab.port) == 1  # still queued, never accepted
     assert [r.request_id for r in lab.logged(1)] == [""]  # only the holder's request ran
     holder.close()
     assert lab.access.wait_for(lambda rs: any(r.request_id == "ghost" for r in rs), WAIT)
@@ -86,10 +88,14 @@ def test_shutdown_lets_the_active_request_finish_and_closes_idle_ones(lab_factor
         result: list = []
         stopper = threading.Thread(target=lambda: result.append(lab.server.shutdown(timeout=WAIT)))
         stopper.start()
-        idle.wait_closed()
+        assert idle.wait_closed() < 2.0
         assert busy.read_response().status == 200  # served in full during the shutdown
         stopper.join(WAIT)
     assert result == [True]
+    idle_id, busy_id = (r.conn_id for r in lab.logged(2))
+    idle_closed = next(e.at for e in lab.states.records() if e.conn_id == idle_id and e.state is ConnState.CLOSED)
+    busy_end = next(r.handler_end for r in lab.logged(2) if r.conn_id == busy_id)
+    assert idle_closed < busy_end  # the idle one at once, not after the active request
 
 
 def test_close_drops_everything_at_once(lab_factory):
@@ -97,5 +103,5 @@ def test_close_drops_everything_at_once(lab_factory):
     with lab.connect() as client:
         assert client.request(get()).status == 200
         lab.server.close()
-        client.wait_closed()
+        assert client.wait_closed() < 2.0
     assert lab.wait_closed(1)

@@ -123,7 +123,7 @@ def test_connection_timeline_counts_the_queued_and_the_abandoned_connections():
     assert labels == ["LB1 conn 1", "LB2 conn 1"]
     assert rendered((fig, alt)) == (
         "Timeline of 2 connections to the server, one row each, labelled by the node that opened it. "
-        "1 spent time waiting in the kernel's accept queue; 1 were given up by their node while still waiting."
+        "1 spent time waiting in the kernel's accept queue; 1 was given up by their node while still waiting."
     )
 
 

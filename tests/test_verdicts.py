@@ -534,7 +534,15 @@ def test_lines_that_are_not_lab_lines_are_skipped(text):
 
 
 def test_parse_fields_reads_key_value_pairs_after_the_tag():
-    assert parse_fields("lab id=c-0 st=200 stray a=b=c empty=") == {"id": "c-0", "st": "200", "a": "b=c", "empty": ""}
+    # A word without "=" continues the previous field, as nginx's per-attempt lists do ("0.000, 0.001").
+    assert parse_fields("lab id=c-0 st=200 stray a=b=c empty=") == {"id": "c-0", "st": "200 stray", "a": "b=c",
+                                                                   "empty": ""}  # fmt: skip
+
+
+def test_an_nginx_line_after_a_retry_keeps_the_last_attempt():
+    line = nginx_line("n", "lab id=a st=200 rt=1.002 uct=0.000, 0.001 uht=-, 0.050 ust=502, 200 msec=1000.5 worker=1",
+                      0.0)  # fmt: skip
+    assert (line.connect_ms, line.response_ms, line.termination) == (1.0, 50.0, "502,200")
 
 
 def test_an_haproxy_line_becomes_times_on_the_labs_clock_and_its_server_connection():

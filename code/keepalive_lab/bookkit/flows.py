@@ -130,10 +130,14 @@ def _health(ax, t: RealLBTimes) -> str:
     box(ax, 6.45, 3.19, 1.2, 0.22, "", edge=LB1, face=STATE_COLOURS["idle"], lw=1.6)
     note(ax, 7.05, 3.1, "slot: haproxy-1's\nidle conn", colour=LB1, va="top", background=False)
     arrow(ax, (1.9, 3.3), (6.45, 3.3), colour=LB1)
-    for y in (2.15, 0.85):
-        box(ax, 5.15, y - 0.18, 0.32, 0.36, "", edge=LB2, face=LB2, lw=1.2)
-        arrow(ax, (1.9, y), (5.15, y), colour=LB2)
-    note(ax, 3.2, 2.36, "connect: the kernel completes\nthe handshake, the check passes", colour=LB2, va="bottom")
+    # The TCP check: SYN, SYN-ACK, then HAProxy resets before the last ACK; the kernel never queues it.
+    arrow(ax, (1.9, 2.15), (4.75, 2.15), colour=LB2)
+    note(ax, 5.35, 2.15, "RST:\nnot queued", colour=LB2, size=9, background=False)
+    # The HTTP check completes the handshake, sends its request and waits in the queue.
+    box(ax, 5.15, 0.85 - 0.18, 0.32, 0.36, "", edge=LB2, face=LB2, lw=1.2)
+    arrow(ax, (1.9, 0.85), (5.15, 0.85), colour=LB2)
+    note(ax, 3.2, 2.36, "SYN, SYN-ACK: the kernel answers,\nthe check passes, then resets", colour=LB2,
+         va="bottom")  # fmt: skip
     note(ax, 3.2, 1.94, "stays UP; requests through\nhaproxy-2 still get 504", colour=UP, va="top", background=False)
     note(ax, 3.2, 1.06, f"HTTP check waits in the queue:\nno answer in {seconds(t.check_inter)}, it fails",
          colour=LB2, va="bottom")  # fmt: skip
@@ -141,8 +145,9 @@ def _health(ax, t: RealLBTimes) -> str:
          background=False)  # fmt: skip
     return (
         "Diagram of two HAProxy health checks on a server whose only slot is held by haproxy-1's idle connection. "
-        "A TCP check only connects; the kernel completes the handshake, so the check passes and the server stays "
-        "UP while requests through haproxy-2 get 504. An HTTP check (option httpchk) waits in the accept queue "
+        "A TCP check only connects: the kernel answers its SYN, so the check passes, and HAProxy resets the "
+        "connection before it is ever queued; the server stays UP while requests through haproxy-2 get 504. "
+        "An HTTP check (option httpchk) waits in the accept queue "
         f"with no answer in {seconds(t.check_inter)} and fails; after {t.check_fall} failures the server is marked "
         f"DOWN and requests get 503 at once, until {t.check_rise} good checks after the slot frees"
     )

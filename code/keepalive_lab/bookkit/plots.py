@@ -96,9 +96,16 @@ def outcome_counts(
     fig.tight_layout()
     parts = []
     for label, row in zip(labels, counts.itertuples(index=False)):
-        parts.append(f"{label}: " + ", ".join(f"{n} {o}" for o, n in zip(outcomes, row) if n))
+        parts.append(f"{label}: " + (", ".join(f"{n} {o}" for o, n in zip(outcomes, row) if n) or "no requests"))
     alt = f"Stacked bar chart of request outcomes by {by}. " + "; ".join(parts) + "."
     return fig, alt
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    """``1 request``, ``2 requests``; with ``plural``, a verb: ``1 was``, ``2 were``."""
+    if plural is None:
+        return f"{n} {singular}" + ("" if n == 1 else "s")
+    return f"{n} {singular if n == 1 else plural}"
 
 
 def _time_axis(ax, scale: TimeScale, label: str = "time since start (article s)") -> None:
@@ -141,7 +148,7 @@ def request_scatter(
         ax.annotate("client timeout", (0, client_timeout), xytext=(2, -10), textcoords="offset points",
                     fontsize=8, color="#555555")  # fmt: skip
     ax.set_yscale("log")
-    ax.set_ylim(0.1, max(20.0, 1.5 * float(_article(requests["latency"], scale).max())))
+    ax.set_ylim(0.1, max(20.0, 1.5 * float(_article(requests["latency"], scale).max()) if len(requests) else 0.0))
     _seconds_log_axis(ax.yaxis)
     events = scale_events if scale_events is not None else pd.DataFrame(columns=["at", "event", "node"])
     for row in events.iloc[1:].itertuples():  # the first node is the starting fleet, not a scale-out
@@ -152,14 +159,16 @@ def request_scatter(
                         fontsize=8, color=actor_colour(row.node))  # fmt: skip
     ax.set_ylabel("latency seen by the client\n(article s, log scale)")
     _time_axis(ax, scale)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=8)
     fig.tight_layout()
     bad = requests[requests["outcome"] != "ok"]
     ok = requests[requests["outcome"] == "ok"]
+    answered = (f"{_count(len(ok), 'was', 'were')} answered, with a median of "
+                f"{scale.article(ok['latency'].median()):.2f} s" if len(ok) else "none was answered")  # fmt: skip
     alt = (
-        f"Scatter plot of {len(requests)} requests, start time against latency on a log scale. "
-        f"{len(ok)} were answered, with a median of {scale.article(ok['latency'].median()):.2f} s; "
-        f"{len(bad)} timed out or failed"
+        f"Scatter plot of {_count(len(requests), 'request')}, start time against latency on a log scale. "
+        f"{answered}; {len(bad)} timed out or failed"
         + (f", all through {', '.join(sorted(set(bad['node'])))}, "
            f"{_span(scale.article(bad['latency'].min()), scale.article(bad['latency'].max()))}" if len(bad) else "")
         + "."
@@ -174,7 +183,8 @@ def queue_over_time(queue: pd.DataFrame, scale: TimeScale, windows: pd.DataFrame
         for row in windows.itertuples():
             ax.axvspan(scale.article(row.start), scale.article(row.end), color=OUTCOME_COLOURS["timeout"], alpha=0.12,
                        linewidth=0)  # fmt: skip
-    ax.step(_article(queue["at"], scale), queue["length"], where="post", color=ACTOR_COLOURS["server"],
+    samples = queue if "at" in queue else pd.DataFrame({"at": [], "length": []})
+    ax.step(_article(samples["at"], scale), samples["length"], where="post", color=ACTOR_COLOURS["server"],
             label="accept-queue length (ss -lnt Recv-Q)")  # fmt: skip
     if windows is not None and not windows.empty:
         ax.fill_between([], [], color=OUTCOME_COLOURS["timeout"], alpha=0.12, label="a request waiting, then timing out")
@@ -184,9 +194,10 @@ def queue_over_time(queue: pd.DataFrame, scale: TimeScale, windows: pd.DataFrame
     ax.set_ylim(bottom=0)
     _time_axis(ax, scale)
     fig.tight_layout()
+    peak = int(samples["length"].max()) if len(samples) else 0
     alt = (
-        f"Step plot of the accept-queue length over time: 0 most of the time, up to {int(queue['length'].max())} "
-        "connections while requests waited; shaded bands mark the requests that timed out."
+        f"Step plot of the accept-queue length over time ({_count(len(samples), 'sample')}): 0 most of the time, "
+        f"up to {_count(peak, 'connection')} while requests waited; shaded bands mark the requests that timed out."
     )
     return fig, alt
 
@@ -219,7 +230,7 @@ def connection_timeline(tables: dict[str, pd.DataFrame], scale: TimeScale, max_r
     alt = (
         f"Timeline of {len(rows)} connections to the server, one row each, labelled by the node that opened it. "
         f"{len(queued)} spent time waiting in the kernel's accept queue; "
-        f"{sum(c['gave_up'] is not None for c in rows)} were given up by their node while still waiting."
+        f"{_count(sum(c['gave_up'] is not None for c in rows), 'was', 'were')} given up by their node while still waiting."
     )
     return fig, alt
 
@@ -282,7 +293,8 @@ def latency_ecdf(
     ax.set_ylabel("fraction of requests\nanswered or given up by then")
     ax.set_ylim(0, 1.02)
     ax.grid(color="#dddddd", linewidth=0.6)
-    ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     fig.tight_layout()
     alt = f"Cumulative latency distributions, one line per {by}; medians: " + "; ".join(medians) + "."
     return fig, alt
@@ -311,7 +323,8 @@ def grid_heatmap(grid: pd.DataFrame) -> tuple[Figure, str]:
         f"{100 * r.timeout_rate:.0f} %" for r in bad.itertuples()
     )
     alt = (
-        f"Heat map of the timeout rate in {len(grid)} configurations; {len(grid) - len(bad)} cells have no "
+        f"Heat map of the timeout rate in {len(grid)} configurations; "
+        f"{_count(len(grid) - len(bad), 'cell has', 'cells have')} no "
         f"timeouts. The cells with timeouts: {cells or 'none'}."
     )
     return fig, alt

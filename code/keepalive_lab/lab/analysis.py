@@ -22,8 +22,15 @@ __all__ = [
 ]
 
 
+def _empty(frame: pd.DataFrame, *columns: str) -> bool:
+    """No rows, or not even the columns (an empty recorder's table has none)."""
+    return frame.empty or any(c not in frame for c in columns)
+
+
 def latency_summary(requests: pd.DataFrame, outcome: str | None = "ok") -> dict[str, float]:
     """p50, p99 and max latency (lab seconds) of requests with ``outcome`` (all when None)."""
+    if _empty(requests, "latency", "outcome"):
+        return {"count": 0, "p50": float("nan"), "p99": float("nan"), "max": float("nan")}
     chosen = requests if outcome is None else requests[requests["outcome"] == outcome]
     if chosen.empty:
         return {"count": 0, "p50": float("nan"), "p99": float("nan"), "max": float("nan")}
@@ -38,6 +45,8 @@ def latency_summary(requests: pd.DataFrame, outcome: str | None = "ok") -> dict[
 
 def queue_max_during(queue: pd.DataFrame, start: float, end: float) -> int:
     """The largest accept-queue length sampled in ``[start, end]``."""
+    if _empty(queue, "at", "length"):
+        return 0
     window = queue[(queue["at"] >= start) & (queue["at"] <= end)]
     return int(window["length"].max()) if not window.empty else 0
 
@@ -66,6 +75,8 @@ def max_open_connections(states: pd.DataFrame) -> int:
 
 def first_access_at(access: pd.DataFrame, request_id: str) -> float | None:
     """When the handler started on ``request_id``, or None if it never did."""
+    if _empty(access, "request_id", "handler_start"):
+        return None
     rows = access[access["request_id"] == request_id]
     return float(rows["handler_start"].min()) if not rows.empty else None
 

@@ -39,7 +39,9 @@ class QueueSampler:
         try:
             length = self._measure()
         except OSError:
-            return False  # the listener closed: nothing left to sample
+            # A socket we own raises once it is closed; a port read from /proc/net/tcp cannot tell a
+            # closed listener from an empty queue, so that sampler runs until stop().
+            return False
         self.record(QueueSample(time.monotonic(), length))
         return True
 

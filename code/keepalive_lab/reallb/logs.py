@@ -63,10 +63,16 @@ def parse_fields(text: str) -> dict[str, str] | None:
     if not parts or parts[0] != TAG:
         return None
     fields: dict[str, str] = {}
+    key = ""
     for part in parts[1:]:
-        key, sep, value = part.partition("=")
+        name, sep, value = part.partition("=")
         if sep:
+            key = name
             fields[key] = value
+        elif key:
+            # nginx lists one value per upstream attempt, "0.000, 0.001": a word without "=" continues
+            # the previous field.
+            fields[key] += " " + part
     return fields
 
 
@@ -135,7 +141,7 @@ def nginx_line(node: str, text: str, wall_to_mono: float) -> LBLogLine | None:
         connect_ms=_seconds_list(f.get("uct", "-")),
         response_ms=_seconds_list(f.get("uht", "-")),
         upstream_conn="",
-        termination=f.get("ust", ""),
+        termination=f.get("ust", "").replace(" ", ""),
         worker=f.get("worker", ""),
         raw=text,
     )
