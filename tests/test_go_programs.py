@@ -354,7 +354,7 @@ def test_work_semaphore_a_waiter_whose_client_half_closes_gets_503_at_once(run, 
 
     While ``holder`` works, ``waiter`` sends its request and shuts down its sending side (a
     client that gives up but can still read). net/http sees EOF and cancels the request's context;
-    Acquire returns its error and the handler answers 503 "gave up waiting for a turn" before
+    Acquire returns its error and the handler answers 503 "gave up waiting" before
     ``holder`` is done. With Acquire(context.Background()) the waiter would wait for ``holder``
     and then get an empty 200 (the ctx.Err() check) or "ok" (no check).
     """
@@ -365,7 +365,7 @@ def test_work_semaphore_a_waiter_whose_client_half_closes_gets_503_at_once(run, 
     waiter.sock.shutdown(socket.SHUT_WR)
     first = _first_answer([holder, waiter])
     gave_up = waiter.read_response()
-    assert gave_up.status == 503 and gave_up.body == b"gave up waiting for a turn\n", gave_up.raw
+    assert gave_up.status == 503 and gave_up.body == b"gave up waiting\n", gave_up.raw
     assert first == 1, "the waiter's 503 should not wait for the holder's work"
     assert _ok(holder.read_response())
 
@@ -390,7 +390,7 @@ def test_work_semaphore_skips_the_work_of_a_request_cancelled_before_its_turn(ru
     first_at = time.monotonic()
     second = client.read_response()
     assert time.monotonic() - first_at < WORK / 2, "the cancelled request's work ran"
-    assert (second.status, second.body) in {(200, b""), (503, b"gave up waiting for a turn\n")}, second.raw
+    assert (second.status, second.body) in {(200, b""), (503, b"gave up waiting\n")}, second.raw
     client.wait_closed(timeout=1.0)
 
 
@@ -424,7 +424,8 @@ def test_instrumented_limit_shows_the_held_slot_and_how_long_accept_waited(run, 
     waited_ms = metrics["limit_slot_wait_ms_last"]
     assert metrics["limit_slots_in_use"] == 1
     assert b_waited_ms - 150 <= waited_ms <= b_waited_ms + 1000, (waited_ms, b_waited_ms)
-    assert metrics["limit_slot_wait_ms_total"] >= waited_ms
+    # The queueing the program read from B's TCP_INFO: how long B's request sat in the kernel.
+    assert abs(metrics["limit_queued_ms_last"] - b_waited_ms) <= max(100, 0.2 * b_waited_ms), (metrics, b_waited_ms)
 
 
 @pytest.mark.slow
@@ -453,3 +454,5 @@ def test_instrumented_limit_wait_metric_counts_slot_holding_even_when_nobody_que
     metrics = _expvars(server.metrics_port)
     assert metrics["limit_slots_in_use"] == 1  # C's
     assert held_ms - WORK * 1000 - 150 <= metrics["limit_slot_wait_ms_last"] <= held_ms + 1000, (metrics, held_ms)
+    # The queueing metric, read from the socket itself, is not fooled: C did not wait.
+    assert metrics["limit_queued_ms_last"] < 100, metrics

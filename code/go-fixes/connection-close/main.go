@@ -1,6 +1,7 @@
-// Command connection-close is the incident's service with the article's second fix:
-// the handler answers "Connection: close", so net/http closes the connection after
-// the response. Only the handlers that set the header get the fix.
+// Command connection-close is the incident's service with the article's
+// second fix: the handler answers "Connection: close", so net/http closes the
+// connection after the response. Only the handlers that set the header get
+// the fix.
 package main
 
 import (
@@ -36,7 +37,8 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("listening on %s", l.Addr())
-	if err := srv.Serve(netutil.LimitListener(l, 1)); err != nil && err != http.ErrServerClosed {
+	limited := netutil.LimitListener(l, 1)
+	if err := srv.Serve(limited); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 // Command idle-timeout sets an IdleTimeout shorter than ReadTimeout. An idle
-// connection now gives the slot back after 5 s instead of 30 s: the window in which
-// another load-balancer node's connections wait is shorter, but it is still there.
+// connection now gives the slot back after 5 s instead of 30 s: the window in
+// which another load-balancer node's connections wait is shorter, but it is
+// still there.
 package main
 
 import (
@@ -36,7 +37,8 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("listening on %s", l.Addr())
-	if err := srv.Serve(netutil.LimitListener(l, 1)); err != nil && err != http.ErrServerClosed {
+	limited := netutil.LimitListener(l, 1)
+	if err := srv.Serve(limited); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
 }

@@ -1,16 +1,24 @@
-// Command instrumented-limit keeps netutil.LimitListener but makes what it hides visible.
-// Thin listeners around it publish, through expvar at /debug/vars on a separate, unlimited
-// listener (a metrics port behind the same limit would starve with the rest):
+// Command instrumented-limit keeps netutil.LimitListener but makes what it
+// hides visible. Thin listeners around it publish, through expvar at
+// /debug/vars on a separate, unlimited listener (a metrics port behind the
+// same limit would starve with the rest):
 //
-//   - limit_slots_in_use: accepted connections not closed yet; an idle keep-alive
+//   - limit_slots_in_use: accepted connections not closed yet; an idle keep-
+//     alive
 //     connection counts, exactly as it holds its slot;
-//   - limit_slot_wait_ms_last: how long the server's last Accept waited for a free slot;
-//     it grows with any long-lived connection, busy or idle, and says nothing about
+//   - limit_slot_wait_ms_last: how long the server's last Accept waited for a
+//     free slot;
+//     it grows with any long-lived connection, busy or idle, and says nothing
+//     about
 //     whether anyone was waiting;
-//   - limit_queued_ms_last and limit_queued_ms_max: how long an accepted connection's
-//     request had been waiting in the kernel's accept queue, read from the socket's
-//     TCP_INFO (the time since its last bytes arrived). This one is the incident's
-//     signature: a request that waited seconds before the program ever saw it.
+//   - limit_queued_ms_last and limit_queued_ms_max: how long an accepted
+//     connection's
+//     request had been waiting in the kernel's accept queue, read from the
+//     socket's
+//     TCP_INFO (the time since its last bytes arrived). This one is the
+//     incident's
+//     signature: a request that waited seconds before the program ever saw
+//     it.
 //
 // TCP_INFO is Linux's; elsewhere the queued metrics stay at zero.
 package main
@@ -37,9 +45,9 @@ var (
 	queuedMax   atomic.Uint64
 )
 
-// acceptClock is when the server last called Accept. LimitListener takes a slot
-// before it calls the listener below it, so the time from the server's call to that
-// inner call is the time spent waiting for a slot.
+// acceptClock is when the server last called Accept. LimitListener takes a
+// slot before it calls the listener below it, so the time from the server's
+// call to that inner call is the time spent waiting for a slot.
 type acceptClock struct{ began atomic.Int64 }
 
 // outerListener is what the server sees: it starts the clock.
@@ -60,23 +68,23 @@ type innerListener struct {
 }
 
 func (l innerListener) Accept() (net.Conn, error) {
-	slotWaitMS.Set(float64(time.Now().UnixNano()-l.clock.began.Load()) / float64(time.Millisecond))
+	waited := time.Duration(time.Now().UnixNano() - l.clock.began.Load())
+	slotWaitMS.Set(float64(waited) / float64(time.Millisecond))
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
 	if ms, ok := queuedFor(c); ok {
 		queuedMS.Set(float64(ms))
-		for old := queuedMax.Load(); uint64(ms) > old && !queuedMax.CompareAndSwap(old, uint64(ms)); old = queuedMax.Load() {
-		}
-		queuedMaxMS.Set(float64(queuedMax.Load()))
+		raiseMax(uint64(ms))
 	}
 	slotsInUse.Add(1)
 	return &countedConn{Conn: c}, nil
 }
 
-// queuedFor is how long ago, in milliseconds, the kernel received the connection's
-// last bytes: for a request that waited in the accept queue, how long it waited.
+// queuedFor is how long ago, in milliseconds, the kernel received the
+// connection's last bytes: for a request that waited in the accept queue, how
+// long it waited.
 func queuedFor(c net.Conn) (uint32, bool) {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
@@ -89,14 +97,26 @@ func queuedFor(c net.Conn) (uint32, bool) {
 	var ms uint32
 	var got bool
 	raw.Control(func(fd uintptr) {
-		if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err == nil {
 			ms, got = info.Last_data_recv, true
 		}
 	})
 	return ms, got
 }
 
-// countedConn gives its count back once, when the server closes it, as the slot does.
+// raiseMax keeps the longest queueing seen so far.
+func raiseMax(ms uint64) {
+	for old := queuedMax.Load(); ms > old; old = queuedMax.Load() {
+		if queuedMax.CompareAndSwap(old, ms) {
+			break
+		}
+	}
+	queuedMaxMS.Set(float64(queuedMax.Load()))
+}
+
+// countedConn gives its count back once, when the server closes it, as the
+// slot does.
 type countedConn struct {
 	net.Conn
 	once sync.Once
@@ -109,7 +129,7 @@ func (c *countedConn) Close() error {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	metrics := flag.String("metrics", "127.0.0.1:8081", "expvar listen address (not limited)")
+	metrics := flag.String("metrics", "127.0.0.1:8081", "expvar address (unlimited)")
 	flag.Parse()
 
 	mux := http.NewServeMux()
@@ -117,7 +137,11 @@ func main() {
 		time.Sleep(200 * time.Millisecond)
 		w.Write([]byte("ok\n"))
 	})
-	srv := &http.Server{Handler: mux, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	srv := &http.Server{
+		Handler:      mux,
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 30 * time.Second,
+	}
 
 	ml, err := net.Listen("tcp", *metrics)
 	if err != nil {
@@ -136,7 +160,8 @@ func main() {
 	log.Printf("listening on %s", l.Addr())
 	clock := &acceptClock{}
 	limited := netutil.LimitListener(innerListener{l, clock}, 1)
-	if err := srv.Serve(outerListener{limited, clock}); err != nil && err != http.ErrServerClosed {
+	err = srv.Serve(outerListener{limited, clock})
+	if err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
 }

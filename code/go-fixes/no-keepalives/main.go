@@ -1,6 +1,7 @@
-// Command no-keepalives is the incident's service with the article's first fix:
-// keep-alives disabled, so net/http closes every connection after its response
-// (and says so with "Connection: close"), and the slot is free again at once.
+// Command no-keepalives is the incident's service with the article's first
+// fix: keep-alives disabled, so net/http closes every connection after its
+// response (and says so with "Connection: close"), and the slot is free again
+// at once.
 package main
 
 import (
@@ -36,7 +37,8 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("listening on %s", l.Addr())
-	if err := srv.Serve(netutil.LimitListener(l, 1)); err != nil && err != http.ErrServerClosed {
+	limited := netutil.LimitListener(l, 1)
+	if err := srv.Serve(limited); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
 }

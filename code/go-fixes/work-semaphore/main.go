@@ -1,16 +1,17 @@
-// Command work-semaphore limits the work, not the connections: every connection is
-// accepted (no LimitListener) and a weighted semaphore of size 1 lets one handler do
-// its work at a time. Waiting requests are now inside the program, where they can be
-// counted and logged.
+// Command work-semaphore limits the work, not the connections: every
+// connection is accepted (no LimitListener) and a weighted semaphore of size
+// 1 lets one handler do its work at a time. Waiting requests are now inside
+// the program, where they can be counted and logged.
 //
-// The wait ends early only because it watches the request's context: Acquire returns
-// when r.Context() is done, and net/http cancels that context when the client closes
-// its connection (a load balancer does so when its own timeout runs out). Neither
-// ReadTimeout nor WriteTimeout interrupts a handler that waits: once the request is
-// read, net/http clears the read deadline (server.go, startBackgroundRead), and
-// WriteTimeout only makes a late write fail. The ctx.Err() check after Acquire skips
-// the work for a request whose client has already left: Acquire hands out a free
-// semaphore without looking at the context.
+// The wait ends early only because it watches the request's context: Acquire
+// returns when r.Context() is done, and net/http cancels that context when
+// the client closes its connection (a load balancer does so when its own
+// timeout runs out). Neither ReadTimeout nor WriteTimeout interrupts a
+// handler that waits: once the request is read, net/http clears the read
+// deadline (server.go, startBackgroundRead), and WriteTimeout only makes a
+// late write fail. The ctx.Err() check after Acquire skips the work for a
+// request whose client has already left: Acquire hands out a free semaphore
+// without looking at the context.
 package main
 
 import (
@@ -32,8 +33,9 @@ func main() {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if err := work.Acquire(ctx, 1); err != nil {
-			// The client left (or the server shut down) while this request waited.
-			http.Error(w, "gave up waiting for a turn", http.StatusServiceUnavailable)
+			// The client left (or the server shut down) while this request
+			// waited.
+			http.Error(w, "gave up waiting", http.StatusServiceUnavailable)
 			return
 		}
 		defer work.Release(1)
