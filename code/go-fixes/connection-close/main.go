@@ -5,40 +5,16 @@
 package main
 
 import (
-	"flag"
-	"log"
-	"net"
 	"net/http"
-	"time"
 
-	"golang.org/x/net/netutil"
+	"oneslot/service"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	flag.Parse()
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(200 * time.Millisecond)
-		w.Header().Set("Connection", "close") // the fix: close after this response
-		w.Write([]byte("ok\n"))
+	service.Main(service.Options{
+		Handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Connection", "close") // the fix: close after this response
+			service.Work(w, r)
+		},
 	})
-	srv := &http.Server{
-		Addr:           *addr,
-		Handler:        mux,
-		ReadTimeout:    30 * time.Second,
-		WriteTimeout:   30 * time.Second,
-		MaxHeaderBytes: 1 << 20,
-	}
-
-	l, err := net.Listen("tcp", srv.Addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	log.Printf("listening on %s", l.Addr())
-	limited := netutil.LimitListener(l, 1)
-	if err := srv.Serve(limited); err != nil && err != http.ErrServerClosed {
-		log.Fatal(err)
-	}
 }

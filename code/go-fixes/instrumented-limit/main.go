@@ -35,6 +35,7 @@ import (
 
 	"golang.org/x/net/netutil"
 	"golang.org/x/sys/unix"
+	"oneslot/service"
 )
 
 var (
@@ -128,22 +129,21 @@ func (c *countedConn) Close() error {
 }
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	metrics := flag.String("metrics", "127.0.0.1:8081", "expvar address (unlimited)")
-	flag.Parse()
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(200 * time.Millisecond)
-		w.Write([]byte("ok\n"))
+	service.Main(service.Options{
+		Limit: func(l net.Listener) net.Listener {
+			serveMetrics(*metrics)
+			clock := &acceptClock{}
+			limited := netutil.LimitListener(innerListener{l, clock}, 1)
+			return outerListener{limited, clock}
+		},
 	})
-	srv := &http.Server{
-		Handler:      mux,
-		ReadTimeout:  30 * time.Second,
-		WriteTimeout: 30 * time.Second,
-	}
+}
 
-	ml, err := net.Listen("tcp", *metrics)
+// serveMetrics publishes expvar's /debug/vars on its own listener, which the
+// limit does not cover.
+func serveMetrics(addr string) {
+	ml, err := net.Listen("tcp", addr)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -152,16 +152,4 @@ func main() {
 		// Importing expvar registers /debug/vars on http.DefaultServeMux.
 		log.Fatal(http.Serve(ml, http.DefaultServeMux))
 	}()
-
-	l, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	log.Printf("listening on %s", l.Addr())
-	clock := &acceptClock{}
-	limited := netutil.LimitListener(innerListener{l, clock}, 1)
-	err = srv.Serve(outerListener{limited, clock})
-	if err != nil && err != http.ErrServerClosed {
-		log.Fatal(err)
-	}
 }

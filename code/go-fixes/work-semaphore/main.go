@@ -15,49 +15,31 @@
 package main
 
 import (
-	"flag"
-	"log"
 	"net"
 	"net/http"
-	"time"
 
 	"golang.org/x/sync/semaphore"
+	"oneslot/service"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	flag.Parse()
-
 	work := semaphore.NewWeighted(1)
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		if err := work.Acquire(ctx, 1); err != nil {
-			// The client left (or the server shut down) while this request
-			// waited.
-			http.Error(w, "gave up waiting", http.StatusServiceUnavailable)
-			return
-		}
-		defer work.Release(1)
-		if ctx.Err() != nil {
-			return // acquired just as the request was cancelled: do not do the work
-		}
-		time.Sleep(200 * time.Millisecond) // the work, one request at a time
-		w.Write([]byte("ok\n"))
+	service.Main(service.Options{
+		// No LimitListener: every connection is accepted.
+		Limit: func(l net.Listener) net.Listener { return l },
+		Handler: func(w http.ResponseWriter, r *http.Request) {
+			ctx := r.Context()
+			if err := work.Acquire(ctx, 1); err != nil {
+				// The client left (or the server shut down) while
+				// this request waited.
+				http.Error(w, "gave up waiting", http.StatusServiceUnavailable)
+				return
+			}
+			defer work.Release(1)
+			if ctx.Err() != nil {
+				return // the client has left: do not do the work
+			}
+			service.Work(w, r) // one request at a time
+		},
 	})
-	srv := &http.Server{
-		Addr:           *addr,
-		Handler:        mux,
-		ReadTimeout:    30 * time.Second,
-		WriteTimeout:   30 * time.Second,
-		MaxHeaderBytes: 1 << 20,
-	}
-	l, err := net.Listen("tcp", srv.Addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	log.Printf("listening on %s", l.Addr())
-	if err := srv.Serve(l); err != nil && err != http.ErrServerClosed {
-		log.Fatal(err)
-	}
 }

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any
+from typing import Any, Callable
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["Text", "FigureWithAlt", "glue_values", "glue_figure", "glue_table", "show_table", "show_values", "run_experiment"]
+__all__ = ["GLUED", "Text", "FigureWithAlt", "glue", "glue_values", "glue_figure", "glue_table", "show_table", "show_values", "run_experiment"]
 
 
 class Text(str):
@@ -47,9 +47,31 @@ class FigureWithAlt:
         return f'<img src="data:image/png;base64,{data}" alt="{alt}" style="max-width:100%;height:auto">'
 
 
-def _glue(name: str, value: Any, display: bool = False) -> None:
-    from myst_nb import glue  # only the book needs MyST-NB
+# Every value and figure glued in this kernel, by name: a chapter run as a plain notebook renders its
+# prose from here (keepalive_lab.bookkit.prose), where MyST-NB is not there to paste values in.
+GLUED: dict[str, Any] = {}
+# Called with a name each time it is glued, so that prose shown above the cell that computes a value
+# is updated in place.
+LISTENERS: list[Callable[[str], None]] = []
 
+
+def glue(name: str, variable: Any, display: bool = True) -> None:
+    """``myst_nb.glue`` with the same signature, also recorded in :data:`GLUED` (pages import this one)."""
+    GLUED[name] = variable
+    try:
+        from myst_nb import glue as myst_glue  # the book's build; a reader's kernel may not have it
+    except ImportError:
+        if display:
+            from IPython.display import display as show
+
+            show(variable)
+    else:
+        myst_glue(name, variable, display=display)
+    for listener in list(LISTENERS):
+        listener(name)
+
+
+def _glue(name: str, value: Any, display: bool = False) -> None:
     glue(name, value, display=display)
 
 
