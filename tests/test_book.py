@@ -108,17 +108,6 @@ def test_every_chapter_downloads_as_a_runnable_notebook(built, chapter):
     assert any(cell["cell_type"] == "code" for cell in notebook["cells"]) or name == "appendix"
 
 
-def test_a_downloaded_notebook_runs_in_jupyter(built, tmp_path):
-    nbformat = pytest.importorskip("nbformat")
-    from nbclient import NotebookClient
-
-    source = next((built / "_downloads").rglob("code-reading.ipynb"))
-    notebook = nbformat.read(source, as_version=4)
-    NotebookClient(notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert errors == []
-
-
 def test_the_build_left_no_execution_reports(built):
     reports = built / "reports"
     assert not reports.exists() or not any(reports.iterdir()), "a notebook failed to execute"

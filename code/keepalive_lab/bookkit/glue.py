@@ -15,6 +15,7 @@ import io
 from typing import Any, Callable
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -57,6 +58,7 @@ LISTENERS: list[Callable[[str], None]] = []
 
 def glue(name: str, variable: Any, display: bool = True) -> None:
     """``myst_nb.glue`` with the same signature, also recorded in :data:`GLUED` (pages import this one)."""
+    variable = _plain(variable)
     GLUED[name] = variable
     try:
         from myst_nb import glue as myst_glue  # the book's build; a reader's kernel may not have it
@@ -69,6 +71,11 @@ def glue(name: str, variable: Any, display: bool = True) -> None:
         myst_glue(name, variable, display=display)
     for listener in list(LISTENERS):
         listener(name)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python number it holds: its repr (``np.int64(3)``) is not prose."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _glue(name: str, value: Any, display: bool = False) -> None:
