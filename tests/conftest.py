@@ -1,8 +1,10 @@
-"""Shared fixtures: a lab server on 127.0.0.1:0 and a raw-socket client that reads responses with h11."""
+"""Shared fixtures: a lab server on 127.0.0.1:0 and a raw-socket client that reads responses with h11;
+a server-side ``Conn`` on a socketpair, and requests whose bodies come from fixed bytes."""
 
 from __future__ import annotations
 
 import queue
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -10,12 +12,15 @@ from typing import IO, Callable
 
 import pytest
 from keepalive_lab.goserver.handlers import ArticleHandler
+from keepalive_lab.goserver.header import Header
+from keepalive_lab.goserver.net import Conn
+from keepalive_lab.goserver.request import Request, RequestBody
 from keepalive_lab.goserver.server import Server
 from keepalive_lab.lab.launch import RunningServer, ServerConfig, start_server
 from keepalive_lab.lab.rawclient import WAIT, RawClient, Response, request_bytes
 from keepalive_lab.records import ConnState, Recorder
 
-__all__ = ["WAIT", "BAD_SERVE_FLAGS", "Lab", "Lines", "RawClient", "Response", "get"]
+__all__ = ["WAIT", "BAD_SERVE_FLAGS", "Lab", "Lines", "RawClient", "Response", "get", "FakeSource", "fake_request"]
 
 # Bad `serve` command lines, with a phrase the one-line error must contain; both the lab server and
 # the Go reference program must reject each of them the same way.
@@ -160,3 +165,66 @@ class Lines:
         self._thread.join(timeout)
         assert not self._thread.is_alive(), "the pipe never reached EOF: is the child still running?"
         self.pipe.close()
+
+
+@pytest.fixture
+def connect_tcp():
+    """``connect_tcp(port)``: a plain client socket connected to 127.0.0.1:port, with a deadline; every one
+    is closed after the test, whatever happened."""
+    clients: list[socket.socket] = []
+
+    def connect(port: int) -> socket.socket:
+        client = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()
+
+
+# -- the server's parts without a server: a Conn on a socketpair, requests over fixed bytes ------
+
+
+@pytest.fixture
+def conn_pair():
+    """The server end of a socketpair as a ``Conn``, and the client end as a plain socket with a deadline."""
+    ours, theirs = socket.socketpair()
+    theirs.settimeout(WAIT)
+    conn = Conn(ours, "127.0.0.1:2", "127.0.0.1:1")
+    yield conn, theirs
+    conn.close()
+    theirs.close()
+
+
+class FakeSource:
+    """A BodySource over fixed bytes, counting the reads and the bytes served; ``fail`` raises instead
+    once the bytes run out."""
+
+    def __init__(self, data: bytes = b"", fail: Exception | None = None) -> None:
+        self.data = data
+        self.fail = fail
+        self.served = 0
+        self.calls = 0
+
+    def read_body(self, max_bytes: int) -> bytes:
+        self.calls += 1
+        if self.served == len(self.data) and self.fail is not None:
+            raise self.fail
+        chunk = self.data[self.served : self.served + max_bytes]
+        self.served += len(chunk)
+        return chunk
+
+
+def fake_request(
+    method: str = "GET",
+    target: str = "/",
+    version: tuple[int, int] = (1, 1),
+    header: Header | None = None,
+    source: FakeSource | None = None,
+    content_length: int = 0,
+) -> Request:
+    """A request as the reader hands it on (from 127.0.0.1:2, Host "lab"), its body read from ``source``."""
+    header = Header() if header is None else header
+    return Request(method, target, *version, header, "lab", content_length, "127.0.0.1:2",
+                   body=RequestBody(source or FakeSource(), content_length))  # fmt: skip

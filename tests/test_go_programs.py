@@ -9,19 +9,19 @@ does 200 ms of "work" and answers ``ok``; the timings below are multiples of tha
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import re
 import selectors
 import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from keepalive_lab.kernel import accept_queue
+from keepalive_lab.lab.programs import Program
 from keepalive_lab.lab.rawclient import WAIT, NoAnswer, RawClient, Response, request_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,8 @@ PROMPT = WORK + 0.8  # "answered promptly": the work plus room for a busy machin
 AT_ONCE = 0.3  # "at once": well under the 0.5 s a lingering close would add
 HELD = 1.0  # how long a test watches a queued request get nothing
 START_TIMEOUT = 10.0  # for a program to log that it listens
-_LOG_ADDR = re.compile(r"(listening|metrics) on 127\.0\.0\.1:(\d+)$")
+_LISTENING_ADDR = r"listening on 127\.0\.0\.1:(\d+)$"
+_METRICS_ADDR = r"metrics on 127\.0\.0\.1:(\d+)$"
 
 GET = request_bytes("/")
 
@@ -57,79 +58,37 @@ class GoProgram:
     """A program of code/go-fixes/ that has logged where it listens."""
 
     name: str
-    proc: subprocess.Popen
-    ports: dict[str, int] = field(default_factory=dict)  # "listening" and, if logged, "metrics"
-    log: list[str] = field(default_factory=list)
-
-    @property
-    def port(self) -> int:
-        return self.ports["listening"]
+    program: Program  # reads its log (Go logs to stderr) with a deadline; stops and reaps it
+    port: int
+    _metrics_port: int | None = None
 
     @property
     def metrics_port(self) -> int:
-        return self.ports["metrics"]
-
-
-def _read_until_listening(program: GoProgram, timeout: float) -> None:
-    """Read the program's stderr (Go's log: a timestamp, then the message) until ``listening on``.
-
-    A blocking readline() could hang on a program that never logs, so this reads with a deadline.
-    """
-    stderr = program.proc.stderr
-    assert stderr is not None
-    fd, pending = stderr.fileno(), b""
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as sel:
-        sel.register(fd, selectors.EVENT_READ)
-        while "listening" not in program.ports:
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                raise AssertionError(f"{program.name}: no 'listening on' line within {timeout} s: {program.log}")
-            data = os.read(fd, 4096)
-            if not data:
-                raise AssertionError(f"{program.name} exited before listening: {program.log} {pending!r}")
-            *lines, pending = (pending + data).split(b"\n")
-            for line in lines:
-                text = line.decode("utf-8", "replace")
-                program.log.append(text)
-                match = _LOG_ADDR.search(text)
-                if match:
-                    program.ports[match[1]] = int(match[2])
+        """Where instrumented-limit publishes its metrics: it logs that just after ``listening on``, so the
+        line is waited for (once) when a test first asks."""
+        if self._metrics_port is None:
+            self._metrics_port = int(self.program.wait_for(_METRICS_ADDR, START_TIMEOUT)[1])
+        return self._metrics_port
 
 
 @pytest.fixture
 def run(go_fixes):
-    """``run(name, *flags)`` starts a program on 127.0.0.1:0; at the end every one is killed and reaped."""
+    """``run(name, *flags)`` starts a program on 127.0.0.1:0; at the end every one is stopped and reaped."""
     programs: list[GoProgram] = []
+    with contextlib.ExitStack() as stack:
 
-    def start(name: str, *flags: str) -> GoProgram:
-        proc = subprocess.Popen(
-            [str(go_fixes / name), "-addr", "127.0.0.1:0", *flags],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        program = GoProgram(name, proc)
-        programs.append(program)
-        _read_until_listening(program, START_TIMEOUT)
-        return program
+        def start(name: str, *flags: str) -> GoProgram:
+            program = stack.enter_context(Program([go_fixes / name, "-addr", "127.0.0.1:0", *flags]))
+            port = int(program.wait_for(_LISTENING_ADDR, START_TIMEOUT)[1])
+            programs.append(GoProgram(name, program, port))
+            return programs[-1]
 
-    try:
         yield start
-    finally:
-        crashed = []
-        for program in programs:
-            proc = program.proc
-            try:
-                if proc.poll() is None:
-                    proc.kill()
-                else:
-                    crashed.append(f"{program.name} exited with {proc.returncode} during the test: {program.log}")
-                proc.wait(WAIT)
-            finally:
-                proc.stderr.close()
-        assert not crashed, crashed
-        assert all(p.proc.returncode == -signal.SIGKILL for p in programs)
+    # Each was stopped with SIGTERM, which ends a Go program that is still running; any other status
+    # means it exited during the test (or lingered until SIGKILL).
+    crashed = [f"{p.name} exited with {p.program.returncode}: {p.program.output}" for p in programs
+               if p.program.returncode != -signal.SIGTERM]  # fmt: skip
+    assert not crashed, crashed
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import socket
 import threading
 import time
 from pathlib import Path
@@ -16,13 +15,10 @@ from keepalive_lab.kernel import accept_queue
 from .conftest import WAIT, get
 
 
-def _connect(port: int) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-
-
-def test_slot_is_taken_before_accept_so_the_kernel_queues_the_rest():
+def test_slot_is_taken_before_accept_so_the_kernel_queues_the_rest(connect_tcp):
     limited = LimitListener(listen(), 1)
-    clients = [_connect(limited.port) for _ in range(3)]
+    for _ in range(3):
+        connect_tcp(limited.port)
     try:
         first = limited.accept()
         # The application holds its one slot and calls accept() no more: the kernel
@@ -34,14 +30,12 @@ def test_slot_is_taken_before_accept_so_the_kernel_queues_the_rest():
         assert accept_queue(limited.port) == 1
         second.close()
     finally:
-        for c in clients:
-            c.close()
         limited.close()
 
 
-def test_slot_comes_back_exactly_once_and_only_on_server_close():
+def test_slot_comes_back_exactly_once_and_only_on_server_close(connect_tcp):
     limited = LimitListener(listen(), 1)
-    client = _connect(limited.port)
+    client = connect_tcp(limited.port)
     try:
         conn = limited.accept()
         client.close()  # the peer hangs up: that alone frees nothing
@@ -100,10 +94,10 @@ class _ObservedCondition(threading.Condition):
             self.woken += 1
 
 
-def test_close_wakes_an_accept_waiting_for_a_slot():
+def test_close_wakes_an_accept_waiting_for_a_slot(connect_tcp):
     limited = LimitListener(listen(), 1)
     cond = limited._cond = _ObservedCondition()  # before any accept: acquire and close use it
-    client = _connect(limited.port)
+    client = connect_tcp(limited.port)
     held = limited.accept()
     outcome: list = []
     thread = threading.Thread(target=lambda: outcome.append(_accept_or_closed(limited)), daemon=True)

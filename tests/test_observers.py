@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -44,6 +44,22 @@ def _lengths_after(samples: Recorder, t: float) -> list[int]:
     return [s.length for s in samples.records() if s.at > t]
 
 
+@contextmanager
+def _listener_closed_while_sampling(backlog, listener: socket.socket | int, queued: int):
+    """Sample ``listener`` (the backlog's socket or its port) until ``queued`` connections wait, then close
+    the listener; yields ``(samples, the sampler's thread, when it closed)``, and stops the sampler after."""
+    samples: Recorder = Recorder()
+    sampler = QueueSampler(listener, samples, interval=0.005).start()
+    try:
+        backlog.queue(queued)
+        assert samples.wait_for(lambda ss: any(s.length == queued for s in ss), WAIT)
+        thread = _sampler_thread(backlog.port)
+        backlog.sock.close()
+        yield samples, thread, time.monotonic()
+    finally:
+        sampler.stop()
+
+
 # -- QueueSampler --------------------------------------------------------------------------------
 
 
@@ -60,17 +76,9 @@ def test_a_sampler_on_the_socket_records_the_connections_waiting_to_be_accepted(
 
 
 def test_a_sampler_on_the_socket_stops_by_itself_when_the_listener_closes(backlog):
-    samples: Recorder = Recorder()
-    sampler = QueueSampler(backlog.sock, samples, interval=0.005).start()
-    try:
-        backlog.queue(1)
-        assert samples.wait_for(lambda ss: any(s.length == 1 for s in ss), WAIT)
-        thread = _sampler_thread(backlog.port)
-        backlog.sock.close()
+    with _listener_closed_while_sampling(backlog, backlog.sock, queued=1) as (_, thread, _):
         thread.join(WAIT)
         assert not thread.is_alive()  # TCP_INFO on a closed socket fails: nothing left to sample
-    finally:
-        sampler.stop()
 
 
 def test_a_sampler_on_the_port_reads_the_same_queue_from_proc(backlog):
@@ -82,19 +90,10 @@ def test_a_sampler_on_the_port_reads_the_same_queue_from_proc(backlog):
 
 
 def test_a_sampler_on_the_port_reads_zero_once_the_listener_is_gone_until_stopped(backlog):
-    samples: Recorder = Recorder()
-    sampler = QueueSampler(backlog.port, samples, interval=0.005).start()
-    try:
-        backlog.queue(2)
-        assert samples.wait_for(lambda ss: any(s.length == 2 for s in ss), WAIT)
-        thread = _sampler_thread(backlog.port)
-        backlog.sock.close()
-        closed_at = time.monotonic()
+    with _listener_closed_while_sampling(backlog, backlog.port, queued=2) as (samples, thread, closed_at):
         # /proc/net/tcp has no row for a closed listener: the queue reads 0, and sampling goes on.
         assert samples.wait_for(lambda ss: _lengths_after(samples, closed_at).count(0) >= 2, WAIT)
         assert thread.is_alive()
-    finally:
-        sampler.stop()
     assert not thread.is_alive()
 
 

@@ -2,51 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
-from keepalive_lab.goserver.header import Header
-from keepalive_lab.goserver.net import Conn
 from keepalive_lab.goserver.replies import global_options_handler, is_global_options, read_error_reply
-from keepalive_lab.goserver.request import (
-    BadRequest,
-    ClientGone,
-    HeaderTooLarge,
-    Request,
-    RequestBody,
-    UnsupportedTransferEncoding,
-)
+from keepalive_lab.goserver.request import BadRequest, ClientGone, HeaderTooLarge, Request, UnsupportedTransferEncoding
 from keepalive_lab.goserver.response import ConnWriter, ResponseWriter
 
-from .conftest import WAIT
+from .conftest import FakeSource, fake_request
 
 ERROR_HEADERS = b"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
 
 
-class FakeSource:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.served = 0
-
-    def read_body(self, max_bytes: int) -> bytes:
-        chunk = self.data[self.served : self.served + max_bytes]
-        self.served += len(chunk)
-        return chunk
-
-
 def _request(method: str = "OPTIONS", target: str = "*", body: bytes = b"") -> Request:
-    return Request(method, target, 1, 1, Header(), "lab", len(body), "127.0.0.1:2",
-                   body=RequestBody(FakeSource(body), len(body)))  # fmt: skip
-
-
-@pytest.fixture
-def pair():
-    ours, theirs = socket.socketpair()
-    theirs.settimeout(WAIT)
-    conn = Conn(ours, "127.0.0.1:2", "127.0.0.1:1")
-    yield conn, theirs
-    conn.close()
-    theirs.close()
+    return fake_request(method, target, source=FakeSource(body), content_length=len(body))
 
 
 # -- read_error_reply ---------------------------------------------------------
@@ -100,8 +67,8 @@ def test_only_options_star_is_answered_by_the_server_itself(method, target, glob
     assert is_global_options(_request(method, target)) is global_options
 
 
-def test_options_star_gets_an_empty_200_on_a_kept_connection(pair):
-    conn, peer = pair
+def test_options_star_gets_an_empty_200_on_a_kept_connection(conn_pair):
+    conn, peer = conn_pair
     w = ResponseWriter(ConnWriter(conn), _request(), lambda: True)
     global_options_handler(w, w.request)
     w.finish_request()
@@ -113,10 +80,10 @@ def test_options_star_gets_an_empty_200_on_a_kept_connection(pair):
 
 
 @pytest.mark.parametrize("size, too_large", [(4096, False), (4097, True)])
-def test_an_options_body_beyond_4_kib_closes_the_connection(pair, size, too_large):
+def test_an_options_body_beyond_4_kib_closes_the_connection(conn_pair, size, too_large):
     # MaxBytesReader(w, r.Body, 4<<10) calls requestTooLarge once its limit is passed.
     request = _request(body=b"x" * size)
-    w = ResponseWriter(ConnWriter(pair[0]), request, lambda: True)
+    w = ResponseWriter(ConnWriter(conn_pair[0]), request, lambda: True)
     global_options_handler(w, request)
     assert request.body.consumed == size
     assert w.request_body_limit_hit is too_large

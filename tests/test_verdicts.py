@@ -97,16 +97,24 @@ def _claims(trial: Trial) -> dict[str, bool]:
 # -- a starved run: two HAProxy instances, one slot ----------------------------------------------
 
 
-def haproxy_starved(queue_lengths=(0, 1, 1, 0), extra_states=()) -> dict[str, pd.DataFrame]:
-    """haproxy-1's idle connection holds the slot; haproxy-2's request waits in the accept queue, gets 504 at
-    1.41 s, and the server runs it at 2.21 s, once Go closed haproxy-1's idle connection (2.0 s idle)."""
-    return rig_tables(
-        requests=[_req("client-1-0", "haproxy-1", 0.100, 0.162, Outcome.OK, 200),
-                  _req("client-2-0", "haproxy-2", 0.400, 1.412, Outcome.GATEWAY_TIMEOUT, 504)],
+def _starved(holder: str, waiter: str, extra_states=()) -> dict:
+    """What the clients and the server record of a starved run, as keywords of :func:`rig_tables`: ``holder``'s
+    idle connection (A) holds the slot; ``waiter``'s request waits in the accept queue, gets 504 at 1.41 s, and
+    the server runs it at 2.21 s (on B), once Go closed the idle connection (2.0 s idle)."""
+    return dict(
+        requests=[_req("client-1-0", holder, 0.100, 0.162, Outcome.OK, 200),
+                  _req("client-2-0", waiter, 0.400, 1.412, Outcome.GATEWAY_TIMEOUT, 504)],
         access=[_access(1, A, "client-1-0", 0.104, 0.155),
                 _access(2, B, "client-2-0", 2.210, 2.262, write_error="write tcp: broken pipe")],
         states=[*_conn(1, A, ("new", 0.102), ("active", 0.103), ("idle", 0.156), ("closed", 2.158)),
                 *_conn(2, B, ("new", 2.159), ("active", 2.209), ("closed", 2.263)), *extra_states],
+    )  # fmt: skip
+
+
+def haproxy_starved(queue_lengths=(0, 1, 1, 0), extra_states=()) -> dict[str, pd.DataFrame]:
+    """A starved run (:func:`_starved`) through haproxy-1 and haproxy-2, with HAProxy's log lines."""
+    return rig_tables(
+        **_starved("haproxy-1", "haproxy-2", extra_states),
         queue=[QueueSample(at, n) for at, n in zip((0.38, 0.42, 1.0, 2.2), queue_lengths)],
         lines=[_haproxy("haproxy-1", "lab id=client-1-0 st=200 tc=0 tr=52 ta=53 bi=127.0.0.1 bp=50424 term=---- "
                                      "at=1000160 thr=0"),
@@ -230,14 +238,19 @@ def test_a_served_run_yields_its_numbers_and_the_one_per_connection_claim():
     assert _claims(trial) == {"one_per_conn": True}
 
 
-def test_a_connection_that_served_two_requests_breaks_the_one_per_connection_claim():
-    tables = rig_tables(
+def _two_requests_on_one_connection(second_node: str, then: str) -> dict[str, pd.DataFrame]:
+    """client-1-0 via haproxy-1, then client-2-0 via ``second_node``, both served over the server connection
+    A, which ends ``then`` ("closed", "idle") after the second."""
+    return rig_tables(
         requests=[_req("client-1-0", "haproxy-1", 0.1, 0.16, Outcome.OK, 200),
-                  _req("client-2-0", "haproxy-2", 0.4, 0.46, Outcome.OK, 200)],
+                  _req("client-2-0", second_node, 0.4, 0.46, Outcome.OK, 200)],
         access=[_access(1, A, "client-1-0", 0.104, 0.155), _access(1, A, "client-2-0", 0.409, 0.457)],
-        states=_conn(1, A, ("new", 0.102), ("active", 0.103), ("idle", 0.156), ("active", 0.408),
-                     ("closed", 0.458)),
+        states=_conn(1, A, ("new", 0.102), ("active", 0.103), ("idle", 0.156), ("active", 0.408), (then, 0.458)),
     )  # fmt: skip
+
+
+def test_a_connection_that_served_two_requests_breaks_the_one_per_connection_claim():
+    tables = _two_requests_on_one_connection("haproxy-2", then="closed")
     trial = judged("haproxy-server-close", tables)
     assert trial.observed == "served"
     assert trial.values["max_requests_per_conn"] == 2
@@ -245,12 +258,7 @@ def test_a_connection_that_served_two_requests_breaks_the_one_per_connection_cla
 
 
 def test_reused_holds_when_the_second_request_went_over_the_first_ones_connection():
-    tables = rig_tables(
-        requests=[_req("client-1-0", "haproxy-1", 0.1, 0.16, Outcome.OK, 200),
-                  _req("client-2-0", "haproxy-1", 0.4, 0.46, Outcome.OK, 200)],
-        access=[_access(1, A, "client-1-0", 0.104, 0.155), _access(1, A, "client-2-0", 0.409, 0.457)],
-        states=_conn(1, A, ("new", 0.102), ("active", 0.103), ("idle", 0.156), ("active", 0.408), ("idle", 0.458)),
-    )  # fmt: skip
+    tables = _two_requests_on_one_connection("haproxy-1", then="idle")
     trial = judged("haproxy-always", tables)
     assert trial.observed == "served" and trial.values["victim_same_server_conn"] is True
     assert _claims(trial) == {"reused": True}
@@ -267,13 +275,9 @@ _NGINX_TIMEOUT = (
 
 
 def nginx_starved() -> dict[str, pd.DataFrame]:
+    """A starved run (:func:`_starved`) through nginx-1 and nginx-2, with nginx's log lines."""
     return rig_tables(
-        requests=[_req("client-1-0", "nginx-1", 0.100, 0.162, Outcome.OK, 200),
-                  _req("client-2-0", "nginx-2", 0.400, 1.412, Outcome.GATEWAY_TIMEOUT, 504)],
-        access=[_access(1, A, "client-1-0", 0.104, 0.155),
-                _access(2, B, "client-2-0", 2.210, 2.262, write_error="write tcp: broken pipe")],
-        states=[*_conn(1, A, ("new", 0.102), ("active", 0.103), ("idle", 0.156), ("closed", 2.158)),
-                *_conn(2, B, ("new", 2.159), ("active", 2.209), ("closed", 2.263))],
+        **_starved("nginx-1", "nginx-2"),
         queue=[QueueSample(0.42, 1)],
         lines=[_nginx("nginx-1", "lab id=client-1-0 st=200 rt=0.053 uct=0.000 uht=0.052 ust=200 msec=1000.160 "
                                  "worker=4242 conn=1"),

@@ -11,9 +11,9 @@ function returns ``False`` (its resource went away), or after ``max_ticks``.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from typing import Callable, Self
 
-__all__ = ["Ticker"]
+__all__ = ["Ticker", "TickerBacked"]
 
 
 class Ticker:
@@ -76,3 +76,27 @@ class Ticker:
 
     def __repr__(self) -> str:
         return f"<Ticker {self.name} every {self.interval:g} s, {self.ticks} ticks{'' if self.running else ', stopped'}>"
+
+
+class TickerBacked:
+    """Base for an object whose work runs on a :class:`Ticker` it keeps as ``self._ticker``.
+
+    Such an object (the accept-queue sampler, the idle culler) starts and stops with its ticker;
+    this gives it ``start``, ``stop`` and the context-manager methods once, so that each
+    subclass only builds its ticker and writes the work of one tick.
+    """
+
+    _ticker: Ticker
+
+    def start(self) -> Self:
+        self._ticker.start()
+        return self
+
+    def stop(self) -> None:
+        self._ticker.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -48,20 +48,29 @@ def _host(ax, x, y, w, h, queue_y, slot_y, queued: list[str], slot: str, slot_co
     return {"queue": x + 0.25 + 0.36 * (3 - max(1, len(queued))), "slot": sx}
 
 
+def _starved(ax, x_from: float, x_text: float, *, queued: str, slot: str, idle: str, new: str, answer: str,
+             footnote: str) -> None:  # fmt: skip
+    """What the haproxy and nginx pictures share: the host, the idle connection from LB1's side (ending at
+    ``x_from``) that holds its slot, the new one from LB2's side that waits in the accept queue, and the 504
+    LB2's side answers; each with its label (at ``x_text``), and a footnote."""
+    ends = _host(ax, 4.2, 0.55, 3.7, 3.1, 1.35, 2.75, [queued], slot, LB1, STATE_COLOURS["idle"])
+    arrow(ax, (x_from, 2.75), (ends["slot"], 2.75), colour=LB1)
+    note(ax, x_text, 2.96, idle, colour=LB1, va="bottom")
+    arrow(ax, (x_from, 1.35), (ends["queue"], 1.35), colour=LB2)
+    note(ax, x_text, 1.56, new, colour=LB2, va="bottom")
+    note(ax, x_text, 1.14, answer, colour=OUTCOME_COLOURS["504"], va="top", background=False)
+    note(ax, 4.0, 0.25, footnote, background=False)
+
+
 def _haproxy(ax, t: RealLBTimes) -> str:
     box(ax, 0.2, 2.47, 1.5, 0.55, "haproxy-1", edge=LB1, colour=LB1, weight="bold", lw=2)
     box(ax, 0.2, 1.07, 1.5, 0.55, "haproxy-2", edge=LB2, colour=LB2, weight="bold", lw=2)
-    ends = _host(ax, 4.2, 0.55, 3.7, 3.1, 1.35, 2.75, ["haproxy-2's conn,\nrequest buffered"],
-                 f"haproxy-1's idle conn:\nheld until Go's idle\ntimeout ({seconds(t.read_timeout)})", LB1,
-                 STATE_COLOURS["idle"])  # fmt: skip
-    arrow(ax, (1.7, 2.75), (ends["slot"], 2.75), colour=LB1)
-    note(ax, 2.95, 2.96, "idle server connection,\nkept for reuse", colour=LB1, va="bottom")
-    arrow(ax, (1.7, 1.35), (ends["queue"], 1.35), colour=LB2)
-    note(ax, 2.95, 1.56, "new server connection:\nconnect took ~0 ms", colour=LB2, va="bottom")
-    note(ax, 2.95, 1.14, f"504 after timeout server\n({seconds(t.lb_timeout)})", colour=OUTCOME_COLOURS["504"],
-         va="top", background=False)  # fmt: skip
-    note(ax, 4.0, 0.25, "The same with one instance and two client connections: under http-reuse safe, a client "
-         "connection's\nfirst request opens a new server connection.", background=False)  # fmt: skip
+    _starved(ax, 1.7, 2.95, queued="haproxy-2's conn,\nrequest buffered",
+             slot=f"haproxy-1's idle conn:\nheld until Go's idle\ntimeout ({seconds(t.read_timeout)})",
+             idle="idle server connection,\nkept for reuse", new="new server connection:\nconnect took ~0 ms",
+             answer=f"504 after timeout server\n({seconds(t.lb_timeout)})",
+             footnote="The same with one instance and two client connections: under http-reuse safe, a client "
+             "connection's\nfirst request opens a new server connection.")  # fmt: skip
     return (
         "Diagram of two HAProxy instances in front of the server. haproxy-1's idle server connection, kept for "
         f"reuse, holds the only slot until Go's idle timeout ({seconds(t.read_timeout)}); haproxy-2's new server "
@@ -76,16 +85,11 @@ def _nginx(ax, t: RealLBTimes) -> str:
     note(ax, 1.15, 3.47, "nginx, 2 workers", weight="bold", background=False)
     box(ax, 0.3, 2.35, 1.7, 0.8, "worker 1\npool: 1 idle conn", edge=LB1, colour=LB1, lw=2)
     box(ax, 0.3, 0.95, 1.7, 0.8, "worker 2\npool: empty", edge=LB2, colour=LB2, lw=2)
-    ends = _host(ax, 4.2, 0.55, 3.7, 3.1, 1.35, 2.75, ["worker 2's conn,\nrequest buffered"],
-                 "worker 1's idle\nconnection", LB1, STATE_COLOURS["idle"])  # fmt: skip
-    arrow(ax, (2.0, 2.75), (ends["slot"], 2.75), colour=LB1)
-    note(ax, 3.05, 2.96, "idle upstream\nconnection", colour=LB1, va="bottom")
-    arrow(ax, (2.0, 1.35), (ends["queue"], 1.35), colour=LB2)
-    note(ax, 3.05, 1.56, "new upstream\nconnection", colour=LB2, va="bottom")
-    note(ax, 3.05, 1.14, f"504 \"upstream timed\nout\" after {seconds(t.lb_timeout)}", colour=OUTCOME_COLOURS["504"],
-         va="top", background=False)  # fmt: skip
-    note(ax, 4.0, 0.25, "Each worker keeps its own upstream keepalive pool; two nginx instances with upstream "
-         "keepalive\nbehave like the two workers.", background=False)  # fmt: skip
+    _starved(ax, 2.0, 3.05, queued="worker 2's conn,\nrequest buffered", slot="worker 1's idle\nconnection",
+             idle="idle upstream\nconnection", new="new upstream\nconnection",
+             answer=f"504 \"upstream timed\nout\" after {seconds(t.lb_timeout)}",
+             footnote="Each worker keeps its own upstream keepalive pool; two nginx instances with upstream "
+             "keepalive\nbehave like the two workers.")  # fmt: skip
     return (
         "Diagram of one nginx with two workers, each with its own upstream keepalive pool. Worker 1's idle upstream "
         "connection holds the only slot; worker 2's pool is empty, so it opens a new connection, which waits in "

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Iterable
 
 from keepalive_lab.experiments.catalogue import fix_named
 from keepalive_lab.lab.analysis import (
@@ -44,6 +45,7 @@ __all__ = [
     "self_starvation",
     "ghost",
     "article_seconds",
+    "ThinkTimeParams",
 ]
 
 
@@ -52,12 +54,32 @@ def article_seconds(scale: TimeScale, lab_seconds: float) -> str:
     return f"{scale.article(lab_seconds):.1f} s"
 
 
+class ThinkTimeParams:
+    """For parameters with ``think_min`` and ``think_max`` fields: a serial user's pause between requests,
+    uniform in that range (article seconds).
+
+    A mixin, not a dataclass base: the fields stay each class's own, flat and in its order, so that
+    the command line offers ``--think-min`` and ``--think-max`` where they always stood.
+    """
+
+    think_min: float
+    think_max: float
+
+    def check_think_time(self) -> None:
+        check_durations(think_min=self.think_min, think_max=self.think_max)
+        check_param(0 <= self.think_min <= self.think_max, "need 0 <= think-min <= think-max")
+
+    def think_gaps(self, seed: int) -> Iterable[float]:
+        """Endless pauses uniform in ``[think_min, think_max]``, reproducible from ``seed``."""
+        return jittered((self.think_min + self.think_max) / 2, (self.think_max - self.think_min) / 2, seed)
+
+
 # ---------------------------------------------------------------------------
 # 1. The symptom
 
 
 @dataclass(frozen=True)
-class SymptomParams:
+class SymptomParams(ThinkTimeParams):
     """One serial client; the fleet scales out from one node to two at ``scale_out_at``."""
 
     duration: float = 240.0
@@ -70,11 +92,10 @@ class SymptomParams:
     routing: Routing = Routing.WEIGHTED  # a model assumption: see keepalive_lab.lbmodel.fleet
 
     def __post_init__(self) -> None:
-        check_durations(duration=self.duration, scale_out_at=self.scale_out_at, think_min=self.think_min,
-                        think_max=self.think_max, client_timeout=self.client_timeout)  # fmt: skip
+        check_durations(duration=self.duration, scale_out_at=self.scale_out_at, client_timeout=self.client_timeout)
         check_param(0 < self.scale_out_at < self.duration, "need 0 < scale-out-at < duration")
-        check_param(0 <= self.think_min <= self.think_max, "need 0 <= think-min <= think-max")
         check_param(self.client_timeout > 0, "client-timeout must be positive")
+        self.check_think_time()
         fix_named(self.fix)  # raises ValueError naming the fixes
 
 
@@ -82,12 +103,11 @@ class SymptomParams:
           lambda p, s: s.lab(p.duration))  # fmt: skip
 def symptom(params: SymptomParams = SymptomParams(), scale: TimeScale = DEFAULT_SCALE) -> ExperimentResult:
     started = time.monotonic()
-    mean, spread = (params.think_min + params.think_max) / 2, (params.think_max - params.think_min) / 2
     server = fix_named(params.fix).apply(INCIDENT_SERVER)
     with Testbed(scale, server, routing=params.routing, seed=params.seed) as bed:
         bed.fleet.scale_out("LB1")
         bed.serial_client(
-            "users", gaps=jittered(mean, spread, params.seed), duration=params.duration, timeout=params.client_timeout
+            "users", gaps=params.think_gaps(params.seed), duration=params.duration, timeout=params.client_timeout
         )
         bed.schedule([(params.scale_out_at, "scale_out", "LB2")])
         bed.wait_clients(scale.lab(params.duration + params.client_timeout) + 2)

@@ -21,14 +21,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from keepalive_lab.experiments.catalogue import FIXES, fix_named
-from keepalive_lab.experiments.incident import SymptomParams, symptom
+from keepalive_lab.experiments.incident import SymptomParams, ThinkTimeParams, symptom
 from keepalive_lab.lab.analysis import connections_opened, latency_summary, max_concurrency
 from keepalive_lab.lab.registry import check_durations, check_param, claim, register
 from keepalive_lab.lab.results import ExperimentResult
 from keepalive_lab.lab.sweep import run_all, stack_tables
 from keepalive_lab.lab.testbed import INCIDENT_SERVER, Testbed
 from keepalive_lab.lab.timescale import ARTICLE, DEFAULT_SCALE, TimeScale
-from keepalive_lab.lab.traffic import jittered
 
 __all__ = ["RaceParams", "GridParams", "FixesParams", "ArticleFixesParams", "race", "grid", "fixes", "article_fixes"]
 
@@ -196,7 +195,7 @@ def _grid_points(p: GridParams):
 
 
 @dataclass(frozen=True)
-class FixesParams:
+class FixesParams(ThinkTimeParams):
     """Two nodes, two serial users on each; the same workload under each fix."""
 
     duration: float = 120.0
@@ -206,16 +205,15 @@ class FixesParams:
     seed: int = 11
 
     def __post_init__(self) -> None:
-        check_durations(duration=self.duration, think_min=self.think_min, think_max=self.think_max)
+        check_durations(duration=self.duration)
         check_param(self.duration > 0 and 1 <= self.users_per_node <= 16, "duration must be positive, users-per-node 1 to 16")
-        check_param(0 <= self.think_min <= self.think_max, "need 0 <= think-min <= think-max")
+        self.check_think_time()
 
 
 @register("fixes", "The fixes on one workload, and what each costs", FixesParams,
           lambda p, s: s.lab(p.duration))  # fmt: skip
 def fixes(params: FixesParams = FixesParams(), scale: TimeScale = DEFAULT_SCALE) -> ExperimentResult:
     started = time.monotonic()
-    mean, spread = (params.think_min + params.think_max) / 2, (params.think_max - params.think_min) / 2
 
     def one(fix):
         with Testbed(scale, fix.apply(INCIDENT_SERVER)) as bed:
@@ -223,7 +221,7 @@ def fixes(params: FixesParams = FixesParams(), scale: TimeScale = DEFAULT_SCALE)
                 bed.fleet.scale_out(node)
             for n, node in enumerate(["LB1", "LB2"] * params.users_per_node):
                 bed.sleep_until(0.5 * n)
-                gaps = jittered(mean, spread, params.seed + n)
+                gaps = params.think_gaps(params.seed + n)
                 bed.serial_client(f"{node.lower()}-user{n}", gaps=gaps, duration=params.duration, node=node)
             bed.wait_clients(scale.lab(params.duration + ARTICLE.client_timeout) + 2)
         return {"fix": fix.name}, bed.tables()

@@ -13,12 +13,12 @@ from __future__ import annotations
 import socket
 
 from keepalive_lab.kernel import listener_queue
-from keepalive_lab.ticker import Ticker
+from keepalive_lab.ticker import Ticker, TickerBacked
 
 __all__ = ["IdleCuller"]
 
 
-class IdleCuller:
+class IdleCuller(TickerBacked):
     """While a connection waits in the accept queue, close the server's longest-idle connection."""
 
     def __init__(self, server, listener: socket.socket, interval: float = 0.002) -> None:
@@ -35,10 +35,3 @@ class IdleCuller:
         if waiting and self.server.close_longest_idle():
             self.culled += 1
         return True
-
-    def start(self) -> "IdleCuller":
-        self._ticker.start()
-        return self
-
-    def stop(self) -> None:
-        self._ticker.stop()

@@ -8,12 +8,12 @@ from typing import Callable
 
 from keepalive_lab.kernel import accept_queue, listener_queue
 from keepalive_lab.records import QueueSample, WorkRecord
-from keepalive_lab.ticker import Ticker
+from keepalive_lab.ticker import Ticker, TickerBacked
 
 __all__ = ["QueueSampler", "WorkTracer"]
 
 
-class QueueSampler:
+class QueueSampler(TickerBacked):
     """Samples a listener's accept-queue length every ``interval`` seconds until :meth:`stop`.
 
     Give it the listening socket when this process owns it (``TCP_INFO``,
@@ -44,19 +44,6 @@ class QueueSampler:
             return False
         self.record(QueueSample(time.monotonic(), length))
         return True
-
-    def start(self) -> "QueueSampler":
-        self._ticker.start()
-        return self
-
-    def stop(self) -> None:
-        self._ticker.stop()
-
-    def __enter__(self) -> "QueueSampler":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 class WorkTracer:

@@ -30,6 +30,7 @@ import pandas as pd
 from keepalive_lab.lab.launch import ServerConfig, start_server
 from keepalive_lab.lab.observers import QueueSampler, WorkTracer
 from keepalive_lab.lab.recordings import Recordings
+from keepalive_lab.lab.stacked import Stacked
 from keepalive_lab.lab.timescale import ARTICLE, TimeScale
 from keepalive_lab.lab.traffic import Direct, OpenLoopClient, SerialClient
 from keepalive_lab.lbmodel.fleet import Fleet, FleetEvent, Routing
@@ -70,7 +71,7 @@ def fine_switching() -> Iterator[None]:
                 sys.setswitchinterval(_saved_interval)
 
 
-class Testbed:
+class Testbed(Stacked):
     """Server + observers + fleet + clients on loopback; use as a context manager."""
 
     __test__ = False  # not a pytest test class, despite the name
@@ -85,6 +86,7 @@ class Testbed:
         seed: int = 0,
         sample_interval: float = 0.01,
     ) -> None:
+        super().__init__()
         self.scale = scale
         self.config = server
         self.node_config = node
@@ -95,7 +97,6 @@ class Testbed:
         self._routing = routing
         self._seed = seed
         self._sample_interval = sample_interval
-        self._stack = contextlib.ExitStack()
 
     # The recorders, by the names the experiments use.
     requests = property(lambda self: self.rec["requests"])
@@ -106,18 +107,7 @@ class Testbed:
     queue = property(lambda self: self.rec["queue"])
     work = property(lambda self: self.rec["work"])
 
-    # -- set-up and tear-down ------------------------------------------------
-
-    def __enter__(self) -> "Testbed":
-        try:
-            self._start()
-        except BaseException:
-            self._stack.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stack.close()
+    # -- set-up and tear-down (Stacked: entering calls _start, leaving closes the stack) --------
 
     def _start(self) -> None:
         stack = self._stack

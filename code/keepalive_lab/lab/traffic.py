@@ -21,6 +21,7 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import KW_ONLY, dataclass
 from typing import Callable, Iterable, Protocol
 
 import httpx
@@ -92,17 +93,25 @@ def _client(timeout: float) -> httpx.Client:
     return httpx.Client(timeout=httpx.Timeout(timeout), trust_env=False, verify=False)
 
 
+@dataclass(eq=False)
 class _Client:
-    """What both kinds of client share: a name, a router, a record sink, a timeout, a stop event."""
+    """What both kinds of client share: a name, a router, a record sink, a timeout, a duration, a stop event.
 
-    def __init__(self, name: str, router: Router, record, timeout: float, duration: float, stop) -> None:
-        self.name = name
-        self.router = router
-        self.record = record
-        self.timeout = timeout
-        self.duration = duration
-        self.stop = stop or threading.Event()
-        self.thread = threading.Thread(target=self.run, name=f"client-{name}", daemon=True)
+    A dataclass, so that each kind of client declares only its own parameters (keywords, like
+    these after ``record``) and gets one ``__init__`` taking the shared ones too.
+    """
+
+    name: str
+    router: Router
+    record: Callable[[RequestRecord], None]
+    _: KW_ONLY
+    timeout: float
+    duration: float
+    stop: threading.Event | None = None  # None: an event of its own
+
+    def __post_init__(self) -> None:
+        self.stop = self.stop or threading.Event()
+        self.thread = threading.Thread(target=self.run, name=f"client-{self.name}", daemon=True)
 
     def start(self):  # each kind of client defines run(), its loop
         self.thread.start()
@@ -112,24 +121,16 @@ class _Client:
         self.thread.join(timeout)
 
 
+@dataclass(eq=False, kw_only=True)
 class SerialClient(_Client):
     """One user: a request, its answer or timeout, a pause, the next request."""
 
-    def __init__(
-        self,
-        name: str,
-        router: Router,
-        record: Callable[[RequestRecord], None],
-        *,
-        timeout: float,
-        gaps: Iterable[float],
-        duration: float,
-        max_requests: int = 10_000,
-        stop: threading.Event | None = None,
-    ) -> None:
-        super().__init__(name, router, record, timeout, duration, stop)
-        self.gaps = iter(gaps)
-        self.max_requests = max_requests
+    gaps: Iterable[float]
+    max_requests: int = 10_000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.gaps = iter(self.gaps)  # consumed one pause a request
 
     def run(self) -> None:
         with _client(self.timeout) as http:
@@ -145,24 +146,12 @@ class SerialClient(_Client):
                     return
 
 
+@dataclass(eq=False, kw_only=True)
 class OpenLoopClient(_Client):
     """Requests started at a fixed rate, each in a worker thread, whatever became of earlier ones."""
 
-    def __init__(
-        self,
-        name: str,
-        router: Router,
-        record: Callable[[RequestRecord], None],
-        *,
-        timeout: float,
-        rate: float,
-        duration: float,
-        max_in_flight: int = 64,
-        stop: threading.Event | None = None,
-    ) -> None:
-        super().__init__(name, router, record, timeout, duration, stop)
-        self.rate = rate
-        self.max_in_flight = max_in_flight
+    rate: float
+    max_in_flight: int = 64
 
     def run(self) -> None:
         count = int(self.rate * self.duration)

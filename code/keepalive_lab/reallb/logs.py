@@ -4,7 +4,8 @@ Theory of operation
 -------------------
 :mod:`keepalive_lab.reallb.config` makes HAProxy and nginx log one line per request,
 ``lab key=value ...``. :func:`parse_fields` splits such a line;
-:func:`haproxy_line` and :func:`nginx_line` turn the fields into an
+:func:`haproxy_line` and :func:`nginx_line` (:func:`parse_line` picks one
+by the load balancer's kind) turn the fields into an
 :class:`LBLogLine` with times on the lab's monotonic clock (both logs stamp
 wall-clock milliseconds; the caller passes the offset between the clocks).
 :func:`balancer_records` then produces the same
@@ -29,11 +30,11 @@ balancer logged none (HAProxy ``-1``, nginx ``-``).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import ClassVar, Iterable, Sequence
+from typing import Any, ClassVar, Iterable, Sequence
 
 from keepalive_lab.records import AccessRecord, BalancerRecord
 
-__all__ = ["LBLogLine", "parse_fields", "haproxy_line", "nginx_line", "balancer_records", "TAG"]
+__all__ = ["LBLogLine", "parse_fields", "haproxy_line", "nginx_line", "parse_line", "balancer_records", "TAG"]
 
 TAG = "lab"
 
@@ -96,6 +97,21 @@ def _seconds_list(text: str) -> float | None:
         return None
 
 
+def _log_line(node: str, text: str, f: dict[str, str], end: float, total: float, **own: Any) -> LBLogLine:
+    """An :class:`LBLogLine` from what both logs say alike (the request id, ``-`` for none; the status; the
+    end and total time, already on the lab's clock) and ``own``: the fields each logs its own way."""
+    request_id = f.get("id", "-")
+    return LBLogLine(
+        node=node,
+        request_id="" if request_id == "-" else request_id,
+        status=_int(f.get("st", "")),
+        start=end - total,
+        end=end,
+        raw=text,
+        **own,
+    )
+
+
 def haproxy_line(node: str, text: str, wall_to_mono: float) -> LBLogLine | None:
     """An HAProxy log line (format ``config.HAPROXY_FORMAT``); ``wall_to_mono`` = monotonic - wall."""
     f = parse_fields(text)
@@ -105,20 +121,14 @@ def haproxy_line(node: str, text: str, wall_to_mono: float) -> LBLogLine | None:
     total = max(0, _int(f.get("ta", ""), 0)) / 1000.0
     port = f.get("bp", "-")
     conn = f"{f.get('bi', '-')}:{port}" if port not in ("-", "0", "") else ""
-    request_id = f.get("id", "-")
-    return LBLogLine(
-        node=node,
-        request_id="" if request_id == "-" else request_id,
-        status=_int(f.get("st", "")),
-        start=end - total,
-        end=end,
+    return _log_line(
+        node, text, f, end, total,
         connect_ms=_ms_or_none(_int(f.get("tc", ""))),
         response_ms=_ms_or_none(_int(f.get("tr", ""))),
         upstream_conn=conn,
         termination=f.get("term", ""),
         worker="",
-        raw=text,
-    )
+    )  # fmt: skip
 
 
 def nginx_line(node: str, text: str, wall_to_mono: float) -> LBLogLine | None:
@@ -131,20 +141,22 @@ def nginx_line(node: str, text: str, wall_to_mono: float) -> LBLogLine | None:
         total = float(f.get("rt", "0"))
     except ValueError:
         return None
-    request_id = f.get("id", "-")
-    return LBLogLine(
-        node=node,
-        request_id="" if request_id == "-" else request_id,
-        status=_int(f.get("st", "")),
-        start=end - total,
-        end=end,
+    return _log_line(
+        node, text, f, end, total,
         connect_ms=_seconds_list(f.get("uct", "-")),
         response_ms=_seconds_list(f.get("uht", "-")),
         upstream_conn="",
         termination=f.get("ust", "").replace(" ", ""),
         worker=f.get("worker", ""),
-        raw=text,
-    )
+    )  # fmt: skip
+
+
+def parse_line(kind: str, node: str, text: str, wall_to_mono: float) -> LBLogLine | None:
+    """A log line of a load balancer of ``kind`` (``"haproxy"`` or ``"nginx"``, as ``LBSpec.kind``)."""
+    return _PARSERS[kind](node, text, wall_to_mono)
+
+
+_PARSERS = {"haproxy": haproxy_line, "nginx": nginx_line}
 
 
 def join_server_side(lines: Sequence[LBLogLine], access: Iterable[AccessRecord]) -> list[LBLogLine]:

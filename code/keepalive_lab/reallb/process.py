@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from keepalive_lab.kernel import tcp_sockets
+from keepalive_lab.lab.programs import with_parent_death_signal
 
 __all__ = [
     "WORKSPACE_PREFIX",
@@ -143,12 +144,6 @@ def workspace() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _with_parent_death_signal(argv: list[str]) -> list[str]:
-    """``argv`` run so that the kernel sends it SIGTERM if the lab's thread that started it dies."""
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv
-
-
 class LBProcess:
     """One load-balancer process in the foreground, its output captured; stop by PID."""
 
@@ -170,7 +165,7 @@ class LBProcess:
 
     def start(self) -> "LBProcess":
         self._proc = subprocess.Popen(
-            _with_parent_death_signal(self.argv),  # setpriv execs the LB in place: same pid
+            with_parent_death_signal(self.argv),  # setpriv execs the LB in place: same pid
             cwd=self.cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -29,7 +29,6 @@ and response times per request), ``access``, ``states``, ``queue``, ``health``,
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,16 +43,10 @@ from keepalive_lab.kernel import tcp_sockets
 from keepalive_lab.lab.launch import ServerConfig, start_server
 from keepalive_lab.lab.observers import QueueSampler
 from keepalive_lab.lab.recordings import Recordings
+from keepalive_lab.lab.stacked import Stacked
 from keepalive_lab.lab.traffic import send_one
 from keepalive_lab.reallb.config import HAProxySpec, LBSpec, NginxSpec, render
-from keepalive_lab.reallb.logs import (
-    LBLogLine,
-    balancer_records,
-    haproxy_line,
-    join_server_side,
-    nginx_line,
-    parse_fields,
-)
+from keepalive_lab.reallb.logs import LBLogLine, balancer_records, join_server_side, parse_fields, parse_line
 from keepalive_lab.reallb.process import LBProcess, LBStartError, find_binary, free_port, workspace
 from keepalive_lab.reallb.stats import HealthSample, haproxy_server_status
 from keepalive_lab.reallb.times import RealLBTimes
@@ -103,7 +96,7 @@ class Instance:
         return f"http://127.0.0.1:{self.port}/"
 
 
-class RealRig:
+class RealRig(Stacked):
     """The lab server behind real load balancers; a context manager."""
 
     def __init__(
@@ -118,6 +111,7 @@ class RealRig:
         hold: str = "",
         hold_max: float = 0.5,
     ) -> None:
+        super().__init__()
         for _, spec in lbs:
             if find_binary(spec.kind) is None:
                 raise MissingBinary(f"{spec.kind} is not installed (make lbs)")
@@ -142,20 +136,8 @@ class RealRig:
         self.started_pids: list[int] = []  # every LB process this rig started (for leak checks)
         self._clients: list[httpx.Client] = []
         self._clients_lock = threading.Lock()
-        self._stack = contextlib.ExitStack()
 
-    # -- set-up and tear-down ------------------------------------------------------
-
-    def __enter__(self) -> "RealRig":
-        try:
-            self._start()
-        except BaseException:
-            self._stack.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stack.close()
+    # -- set-up and tear-down (Stacked: entering calls _start, leaving closes the stack) ------
 
     def _start(self) -> None:
         self.folder = self._stack.enter_context(workspace())
@@ -227,13 +209,16 @@ class RealRig:
             return Instance(node, spec, port, folder, config, process, stats)
         raise LBStartError(f"{node}: no free port after {_START_ATTEMPTS} attempts: {last_error}")
 
-    def _logged_ids(self, inst: Instance) -> set[str]:
+    @staticmethod
+    def _log_texts(inst: Instance) -> list[str]:
+        """The instance's access log so far: HAProxy logs to its stdout, nginx to access.log in its folder."""
         if isinstance(inst.spec, HAProxySpec):
-            texts = [line.text for line in inst.process.lines("stdout")]
-        else:
-            log = inst.folder / "access.log"
-            texts = log.read_text(errors="replace").splitlines() if log.exists() else []
-        return {fields.get("id", "") for fields in map(parse_fields, texts) if fields}
+            return [line.text for line in inst.process.lines("stdout")]
+        log = inst.folder / "access.log"
+        return log.read_text(errors="replace").splitlines() if log.exists() else []
+
+    def _logged_ids(self, inst: Instance) -> set[str]:
+        return {fields.get("id", "") for fields in map(parse_fields, self._log_texts(inst)) if fields}
 
     def _await_logs(self, timeout: float = 1.0) -> None:
         """Wait (bounded) until each instance has logged every request it answered.
@@ -250,13 +235,7 @@ class RealRig:
     def _harvest_logs(self) -> None:
         """Read each instance's access log into :class:`LBLogLine` records (processes already stopped)."""
         for inst in self.instances.values():
-            if isinstance(inst.spec, HAProxySpec):
-                raw = [line.text for line in inst.process.lines("stdout")]
-                parsed = [haproxy_line(inst.node, text, self.wall_to_mono) for text in raw]
-            else:
-                log = inst.folder / "access.log"
-                raw = log.read_text(errors="replace").splitlines() if log.exists() else []
-                parsed = [nginx_line(inst.node, text, self.wall_to_mono) for text in raw]
+            parsed = [parse_line(inst.spec.kind, inst.node, text, self.wall_to_mono) for text in self._log_texts(inst)]
             inst.lines = [p for p in parsed if p is not None]
             inst.output_text = inst.process.text()
             error_log = inst.folder / "error.log"
