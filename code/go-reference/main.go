@@ -1,3 +1,7 @@
+// Built in GOPATH mode, Go applies go1.20's GODEBUG defaults (the old ServeMux, lax
+// Content-Length); a module that says "go 1.23" gets 1.23's, and so does this program.
+//go:debug default=go1.23
+
 // Command keepalive-go is the Go reference for keepalive_lab's lab server.
 //
 // It is the incident's server, written out with the real net/http and

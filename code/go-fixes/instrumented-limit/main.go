@@ -1,3 +1,7 @@
+// Built in GOPATH mode, Go applies go1.20's GODEBUG defaults (the old ServeMux, lax
+// Content-Length); a module that says "go 1.23" gets 1.23's, and so does this program.
+//go:debug default=go1.23
+
 // Command instrumented-limit keeps netutil.LimitListener but makes what it
 // hides visible. Thin listeners around it publish, through expvar at
 // /debug/vars on a separate, unlimited listener (a metrics port behind the

@@ -1,3 +1,7 @@
+// Built in GOPATH mode, Go applies go1.20's GODEBUG defaults (the old ServeMux, lax
+// Content-Length); a module that says "go 1.23" gets 1.23's, and so does this program.
+//go:debug default=go1.23
+
 // Command work-semaphore limits the work, not the connections: every
 // connection is accepted (no LimitListener) and a weighted semaphore of size
 // 1 lets one handler do its work at a time. Waiting requests are now inside

@@ -3,5 +3,7 @@
 Both servers run as processes (:mod:`.process`) started with the same command
 line; the matrix (:mod:`.matrix`) drives them with raw sockets and records
 wire transcripts (:mod:`.transcript`); :mod:`.compare` and :mod:`.report`
-say where they differ.
+say where they differ. :mod:`.hostile` does the same for a corpus of hostile
+input, case by case, and :mod:`.routes` for request targets of every shape
+(``ServeMux``'s cleaning and redirects).
 """

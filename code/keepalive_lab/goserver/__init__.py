@@ -2,10 +2,11 @@
 
 Floor two of the lab, on the kernel and the records: ``net`` (sockets with
 Go's deadlines), ``netutil`` (``LimitListener``), ``request``/``reader``
-(reading requests), ``response`` (writing them), ``replies`` (Go's own
-answers), ``conn`` and ``server`` (``conn.serve``, ``Server.Serve``),
-``handlers``, ``durations``, ``culling``. Nothing here knows about load
-balancers or experiments.
+(reading requests, through ``bufio``, ``requestline``, ``requesturi``,
+``textproto``, ``framing`` and ``chunked``), ``response`` (writing them),
+``replies`` (Go's own answers), ``conn`` and ``server`` (``conn.serve``,
+``Server.Serve``), ``handlers``, ``durations``, ``culling``. Nothing here
+knows about load balancers or experiments.
 """
 
 from keepalive_lab.goserver.handlers import ArticleHandler, ServeMux, WorkLimitedHandler

@@ -170,12 +170,14 @@ def plan_head(h: HeadInput, drain: Drain = Drain.NOT_NEEDED) -> HeadPlan:
     if h.method == "HEAD" or not allowed or h.status == 204 or has_cl:
         exclude.add("Transfer-Encoding")
     elif h.http11:
-        exclude.add("Transfer-Encoding")
         if te == "identity":
             close = True
+            exclude.add("Transfer-Encoding")
         else:  # HTTP/1.1 chunks rather than closing at EOF, so the connection stays reusable
             chunking = True
             extra["Transfer-Encoding"] = "chunked"
+            if te == "chunked":
+                exclude.add("Transfer-Encoding")  # only then: any other coding is written, then Go's chunked
     else:
         close = True  # HTTP/1.0 with no length: closing ends the body
         exclude.add("Transfer-Encoding")

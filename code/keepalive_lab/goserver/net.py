@@ -27,6 +27,7 @@ import socket
 import threading
 import time
 
+from keepalive_lab.goserver.durations import LONGEST_WAIT
 from keepalive_lab.kernel import somaxconn
 
 __all__ = [
@@ -67,7 +68,7 @@ def _time_left(deadline: float | None) -> float | None:
     left = deadline - time.monotonic()
     if left <= 0:
         raise Timeout("i/o timeout")
-    return left
+    return min(left, LONGEST_WAIT)  # a deadline as far off as Go allows is more than a socket timeout holds
 
 
 class Conn:

@@ -2,32 +2,31 @@
 
 Theory of operation
 -------------------
-h11 frames the bytes: it finds the end of the head, parses the request line
-and the header fields, and delimits the body (Content-Length or chunked). A
-fresh ``h11.Connection`` is used for every request and is fed whatever the
-previous one left over, because h11's own keep-alive rules differ from Go's
-(h11 refuses HTTP/1.0 keep-alive); the keep-alive decision is made in
-:mod:`keepalive_lab.goserver.response`, Go's way.
+Go reads a request in three steps, and so does this module; each of the
+grammars lives in its own module:
 
-Around h11 sits Go's reading policy (net/http server.go ``readRequest``,
-request.go ``readRequest``, textproto ``ReadMIMEHeader``):
+1. **The head** (request.go ``readRequest``), line by line through a 4 KiB
+   buffer (:mod:`.bufio`) whose reads count against ``MaxHeaderBytes`` +
+   4096 bytes (the "bufio slop"). The request line is split and checked
+   (:mod:`.requestline`), its target parsed (:mod:`.requesturi`), and the
+   field lines read and judged one at a time as they arrive
+   (:mod:`.textproto`). Then the framing of the body is decided
+   (:mod:`.framing`). Any failure once the read limit is reached is a
+   ``431``.
+2. **The server's checks** (server.go ``conn.readRequest``): a version other
+   than 1.x (or the ``PRI * HTTP/2.0`` preface) is a ``505``; then the read
+   limit is lifted; an HTTP/1.1 request without Host (but CONNECT, and the
+   preface) is a ``400``, and so are a malformed Host value and a field name
+   that is not a token.
+3. **The body**, read lazily while the handler runs or when the server
+   drains it: by length, chunked (:mod:`.chunked`), up to the close, or none.
+   Body bytes never pass through the head's parser.
 
-* **Line by line.** Go's textproto reads whole lines and rejects a malformed
-  request line or header line as soon as it arrives. h11 only parses once
-  the blank line is in, so each complete line is checked here first with
-  h11's own grammar, and only complete lines are handed to h11.
-* **Read limit.** Go reads at most ``MaxHeaderBytes + 4096`` bytes off the
-  wire for a request head (the "bufio slop"); a head not complete by then is
-  a ``431``. Bytes already buffered from an earlier read do not count.
-* **Read errors.** Go's ``bufio.Reader.ReadLine`` returns a partial line
-  *without* the error, and textproto parses it as a whole line; the next read
-  fails again. So a deadline or EOF in the middle of a line first has that
-  fragment judged. Then: nothing received at all, or a timeout, closes the
-  connection silently (``isCommonNetReadError``); an EOF after the request
-  line began becomes ``io.ErrUnexpectedEOF`` and a ``400``.
-* **After parsing**: HTTP major version other than 1 -> ``505``; HTTP/1.1 or
-  later without Host -> ``400 Bad Request: missing required Host header``; an
-  invalid Host value -> ``400 Bad Request: malformed Host header``.
+Read errors follow Go's ``isCommonNetReadError``: nothing received at all,
+a timeout, or a reset closes the connection silently; EOF once the request
+line is in is ``io.ErrUnexpectedEOF``, a ``400``. A read that fails in the
+middle of a line first has that fragment judged as a line, as
+``bufio.Reader.ReadLine`` hands it over.
 
 Exceptions derived from :class:`~keepalive_lab.goserver.request.RequestError`
 tell the server how Go would answer; :mod:`keepalive_lab.goserver.replies`
@@ -36,15 +35,13 @@ writes the answer.
 
 from __future__ import annotations
 
-import re
-import sys
-import typing
+from dataclasses import dataclass
 
-import h11
-from h11 import _abnf  # h11's ABNF strings: the same grammar h11 applies, used line by line
-
-from keepalive_lab.goserver.header import Header, canonical_key, has_token, valid_host_header
-from keepalive_lab.goserver.net import Conn, ConnReset, NetError, Timeout, UseOfClosed
+from keepalive_lab.goserver.bufio import EOF, BufferedReader, ConnReader
+from keepalive_lab.goserver.chunked import ChunkedBody
+from keepalive_lab.goserver.framing import BodyReader, Framing, LengthBody, NoBody, UntilCloseBody, request_framing
+from keepalive_lab.goserver.header import Header, valid_host_header
+from keepalive_lab.goserver.net import Conn, NetError
 from keepalive_lab.goserver.request import (
     BadRequest,
     ClientGone,
@@ -52,58 +49,28 @@ from keepalive_lab.goserver.request import (
     Request,
     RequestBody,
     RequestError,
-    UnsupportedTransferEncoding,
+    should_close,
 )
+from keepalive_lab.goserver.requestline import RequestLine, parse_request_line, supported_by_http1_server
+from keepalive_lab.goserver.requesturi import RequestURI, parse_request_uri
+from keepalive_lab.goserver.textproto import ProtocolError, read_line, read_mime_header, valid_field_name
 
 __all__ = ["RequestReader", "READ_LIMIT_SLOP"]
 
 # server.go: initialReadLimitSize adds 4096 bytes of "bufio slop" to MaxHeaderBytes.
 READ_LIMIT_SLOP = 4096
 
-_REQUEST_LINE = re.compile(_abnf.request_line.encode("ascii"))
-_HEADER_FIELD = re.compile(_abnf.header_field.encode("ascii"))
-# textproto validHeaderValueByte allows HTAB, SP, VCHAR and obs-text; h11 lets other controls through.
-_CTL_IN_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-# url.ParseRequestURI: a target is "*", a path, or has a scheme.
-_REQUEST_URI = re.compile(rb"\*|/.*|[A-Za-z][A-Za-z0-9+.\-]*:.*", re.DOTALL)
 
+@dataclass(frozen=True)
+class _Head:
+    """What request.go's ``readRequest`` makes of a head."""
 
-class _LineCheck:
-    """Go's line-at-a-time judgement of a request head, using h11's grammar."""
-
-    def __init__(self) -> None:
-        self.lines = 0
-        self.head_done = False
-
-    def feed(self, chunk: bytes) -> None:
-        """Check each complete line in ``chunk``; raise BadRequest at the first bad one."""
-        for line in chunk.split(b"\n")[:-1]:
-            if self.head_done:
-                return  # body bytes or the next request: not head lines
-            line = line[:-1] if line.endswith(b"\r") else line
-            self._check(line)
-            self.lines += 1
-
-    def _check(self, line: bytes) -> None:
-        if self.lines == 0:
-            match = _REQUEST_LINE.fullmatch(line)
-            if match is None or not _REQUEST_URI.fullmatch(match["target"]):
-                raise BadRequest()
-            return
-        if not line:
-            self.head_done = True
-            return
-        if line[:1] in (b" ", b"\t"):
-            if self.lines == 1:
-                raise BadRequest()  # textproto: "malformed MIME header initial line"
-            value = line  # a folded continuation of the previous field
-        else:
-            match = _HEADER_FIELD.fullmatch(line)
-            if match is None:
-                raise BadRequest()
-            value = match["field_value"]
-        if _CTL_IN_VALUE.search(value):
-            raise BadRequest()
+    line: RequestLine
+    uri: RequestURI
+    header: Header
+    hosts: list[str]
+    framing: Framing
+    h2_upgrade: bool
 
 
 class RequestReader:
@@ -111,12 +78,19 @@ class RequestReader:
 
     def __init__(self, conn: Conn, max_header_bytes: int) -> None:
         self.conn = conn
-        self.read_limit = max_header_bytes + READ_LIMIT_SLOP
+        # server.go initialReadLimitSize is int64(MaxHeaderBytes) + 4096, which wraps past 2**63 - 1: a
+        # negative limit is hit before the first byte, and every request gets 431.
+        # https://github.com/golang/go/blob/go1.23.4/src/net/http/server.go#L925
+        self.read_limit = (max_header_bytes + READ_LIMIT_SLOP + 2**63) % 2**64 - 2**63
         self.last_method = ""
-        self.bytes_read = 0  # off the wire during the current read_request: Go's StateActive test
-        self._pending = bytearray()  # read off the wire, not yet handed to h11
-        self._body_buf = bytearray()  # body bytes h11 has framed, not yet read
-        self._h11: h11.Connection | None = None
+        self._wire = ConnReader(conn)
+        self._buf = BufferedReader(self._wire)
+        self._body: BodyReader = NoBody()
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes off the wire during the current ``read_request``: Go's test for StateActive."""
+        return self._wire.bytes_read
 
     # -- idle ---------------------------------------------------------------
 
@@ -125,160 +99,108 @@ class RequestReader:
 
         False on any read error: the caller closes the connection.
         """
-        while len(self._pending) < n:
-            try:
-                data = self.conn.recv(64 * 1024)
-            except NetError:
-                return False
-            if not data:
-                return False
-            self._pending += data
-        return True
+        return len(self._buf.peek(n)) == n
 
     # -- the head -----------------------------------------------------------
 
     def read_request(self) -> Request:
         """Read the next request head; the read deadline must already be set."""
-        self.bytes_read = 0
-        budget = [self.read_limit]
+        self._body = NoBody()
+        self._wire.set_read_limit(self.read_limit)
         if self.last_method == "POST":
-            self._skip_leading_newlines(budget)  # RFC 7230 section 3 tolerance, as Go
-        framer = h11.Connection(h11.SERVER, max_incomplete_event_size=sys.maxsize)
-        check = _LineCheck()
-        while not check.head_done:
-            cut = self._pending.rfind(b"\n") + 1
-            if cut:
-                chunk = bytes(self._pending[:cut])
-                del self._pending[:cut]
-                check.feed(chunk)
-                framer.receive_data(chunk)
-                continue
-            self._read_head_bytes(budget, check)
-        if self._pending:  # the rest belongs to the body or to later requests
-            framer.receive_data(bytes(self._pending))  # (b"" would tell h11 the peer closed)
-            self._pending.clear()
-        self._h11 = framer
-        return self._to_request(framer)
-
-    def _skip_leading_newlines(self, budget: list[int]) -> None:
-        while len(self._pending) < 4 and budget[0] > 0:
-            try:
-                data = self.conn.recv(min(budget[0], 64 * 1024))
-            except NetError:
-                break  # Go ignores the Peek error; ReadRequest meets it again
-            if not data:
-                break
-            budget[0] -= len(data)
-            self.bytes_read += len(data)
-            self._pending += data
-        lead = 0
-        while lead < min(4, len(self._pending)) and self._pending[lead] in b"\r\n":
-            lead += 1
-        del self._pending[:lead]
-
-    def _read_head_bytes(self, budget: list[int], check: _LineCheck) -> None:
-        if budget[0] <= 0:
-            raise HeaderTooLarge()
+            # RFC 7230 section 3 tolerance for old clients, as Go: up to 4 CR or LF before the request line.
+            self._buf.discard(_leading_newlines(self._buf.peek(4)))
         try:
-            data = self.conn.recv(min(budget[0], 64 * 1024))
-        except Timeout:
-            data, failure = b"", "timeout"
-        except (ConnReset, UseOfClosed):
-            data, failure = b"", "eof"
-        else:
-            failure = "" if data else "eof"
-        if failure:
-            self._fail_mid_head(failure, check)
-        budget[0] -= len(data)
-        self.bytes_read += len(data)
-        self._pending += data
-
-    def _fail_mid_head(self, kind: str, check: _LineCheck) -> typing.NoReturn:
-        if check.lines == 0 and not self._pending:
-            raise ClientGone()  # nothing of this request arrived
-        if self._pending:
-            # bufio.ReadLine hands back the fragment without the error; textproto parses it.
-            fragment = bytes(self._pending) + b"\n"
-            self._pending.clear()
-            check.feed(fragment)
-        if kind == "timeout":
-            raise ClientGone()
-        raise BadRequest()  # io.EOF after the request line: io.ErrUnexpectedEOF
-
-    def _to_request(self, framer: h11.Connection) -> Request:
-        try:
-            event = framer.next_event()
-        except h11.RemoteProtocolError as exc:
-            raise _map_h11_error(exc) from exc
-        if not isinstance(event, h11.Request):
-            raise BadRequest()  # a blank line before any request line
-        major, minor = (int(x) for x in event.http_version.decode("ascii").split("."))
-        header = Header((canonical_key(k.decode("latin-1")), v.decode("latin-1")) for k, v in event.headers.raw_items())
-        hosts = header.values("Host")
-        if major != 1:
+            head = self._read_head()
+        except RequestError:
+            if self._wire.hit_read_limit:
+                raise HeaderTooLarge() from None
+            raise
+        if not supported_by_http1_server(head.line):
             raise BadRequest("unsupported protocol version", status=505)
-        if (major, minor) >= (1, 1) and not hosts and event.method != b"CONNECT":
-            raise BadRequest("missing required Host header")
-        if len(hosts) == 1 and not valid_host_header(hosts[0]):
-            raise BadRequest("malformed Host header")
-        header.delete("Host")
-        content_length = _content_length(header)
-        method = event.method.decode("ascii")
-        self.last_method = method
+        self._wire.set_infinite_read_limit()
+        self.last_method = head.line.method
+        _check_host_and_names(head)
+        head.header.delete("Host")
+        return self._request(head)
+
+    def _read_head(self) -> _Head:
+        """request.go ``readRequest``: the request line, the fields, the framing."""
+        try:
+            first = read_line(self._buf)
+        except (EOF, NetError):
+            raise ClientGone() from None  # nothing of a request came: Go answers nothing
+        try:
+            line = parse_request_line(first)
+            uri = parse_request_uri(line.target, line.method)
+        except ValueError:  # InvalidURI too
+            raise BadRequest() from None
+        try:
+            header = read_mime_header(self._buf)
+        except ProtocolError:
+            raise BadRequest() from None
+        except EOF:
+            raise BadRequest() from None  # io.ErrUnexpectedEOF: the request line was in
+        except NetError:
+            raise ClientGone() from None  # a timeout or a reset (isCommonNetReadError)
+        hosts = header.values("Host")
+        if len(hosts) > 1:
+            raise BadRequest()  # "too many Host headers"
+        closing = should_close(line.major, line.minor, header)
+        framing = request_framing(header, (line.major, line.minor) >= (1, 1), closing)
+        # isH2Upgrade looks at the header once Transfer-Encoding is gone from it.
+        h2_upgrade = line.method == "PRI" and not header.keys() and uri.path == "*" and line.proto == "HTTP/2.0"
+        return _Head(line, uri, header, hosts, framing, h2_upgrade)
+
+    def _request(self, head: _Head) -> Request:
+        line, framing = head.line, head.framing
+        content_length = -1 if head.h2_upgrade else framing.content_length
         request = Request(
-            method=method,
-            target=event.target.decode("latin-1"),
-            proto_major=major,
-            proto_minor=minor,
-            header=header,
-            host=hosts[0] if hosts else "",
+            method=line.method,
+            target=line.target,
+            proto_major=line.major,
+            proto_minor=line.minor,
+            header=head.header,
+            # RFC 9112 section 3.2.2: an absolute-form target's authority wins over the Host field.
+            host=head.uri.host or (head.hosts[0] if head.hosts else ""),
             content_length=content_length,
             remote_addr=self.conn.remote_addr,
             body=None,  # type: ignore[arg-type]
+            h2_upgrade=head.h2_upgrade,
+            url=head.uri,
         )
-        request.body = RequestBody(self, content_length, closing=request.close)
-        if content_length == 0:
-            self._end_of_message(framer)
+        request.body = RequestBody(self, content_length, closing=request.close, chunked=framing.chunked)
+        self._body = self._body_reader(framing)
         return request
+
+    def _body_reader(self, framing: Framing) -> BodyReader:
+        if framing.chunked:
+            return ChunkedBody(self._buf)
+        if framing.until_close:
+            return UntilCloseBody(self._buf)
+        if framing.content_length > 0:
+            return LengthBody(self._buf, framing.content_length)
+        return NoBody()
 
     # -- the body -----------------------------------------------------------
 
     def read_body(self, max_bytes: int) -> bytes:
-        """Up to ``max_bytes`` of the current body, ``b""`` at its end."""
-        while not self._body_buf:
-            framer = self._h11
-            if framer is None:
-                return b""
-            try:
-                event = framer.next_event()
-            except h11.RemoteProtocolError as exc:
-                raise BadRequest(str(exc)) from exc
-            if isinstance(event, h11.Data):
-                self._body_buf += event.data
-            elif isinstance(event, h11.EndOfMessage):
-                self._end_of_message(framer)
-            else:  # NEED_DATA; a NetError propagates to the body's reader
-                framer.receive_data(self.conn.recv(64 * 1024))  # b"" tells h11 the peer closed
-        data = bytes(self._body_buf[:max_bytes])
-        del self._body_buf[:max_bytes]
-        return data
-
-    def _end_of_message(self, framer: h11.Connection) -> None:
-        leftover, _closed = framer.trailing_data
-        self._pending[:0] = leftover
-        self._h11 = None
+        """Up to ``max_bytes`` of the current body, ``b""`` at its end; raises BodyError or a NetError."""
+        return self._body.read(max_bytes)
 
 
-def _content_length(header: Header) -> int:
-    if has_token(header.get("Transfer-Encoding"), "chunked"):
-        return -1
-    value = header.get("Content-Length")
-    return int(value.split(",")[0].strip()) if value else 0
+def _check_host_and_names(head: _Head) -> None:
+    """server.go ``conn.readRequest``'s checks once the head is read."""
+    line = head.line
+    if (line.major, line.minor) >= (1, 1) and not head.hosts and not head.h2_upgrade and line.method != "CONNECT":
+        raise BadRequest("missing required Host header")
+    if len(head.hosts) == 1 and not valid_host_header(head.hosts[0]):
+        raise BadRequest("malformed Host header")
+    # textproto lets a space before the colon through (golang/go#34540); the server does not.
+    if not all(valid_field_name(name) for name in head.header.keys()):
+        raise BadRequest("invalid header name")
 
 
-def _map_h11_error(exc: h11.RemoteProtocolError) -> RequestError:
-    if exc.error_status_hint == 501:
-        return UnsupportedTransferEncoding()
-    if "Missing mandatory Host" in str(exc):
-        return BadRequest("missing required Host header")
-    return BadRequest()
+def _leading_newlines(peek: bytes) -> int:
+    """numLeadingCRorLF."""
+    return len(peek) - len(peek.lstrip(b"\r\n"))

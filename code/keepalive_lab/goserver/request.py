@@ -10,11 +10,13 @@ reading itself is :mod:`keepalive_lab.goserver.reader`'s.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from keepalive_lab.goserver.header import Header, has_token
+from keepalive_lab.goserver.header import Header, contains_token, has_token
 from keepalive_lab.goserver.net import NetError
+from keepalive_lab.goserver.requesturi import RequestURI
 
 __all__ = [
     "Request",
@@ -25,6 +27,9 @@ __all__ = [
     "HeaderTooLarge",
     "BadRequest",
     "UnsupportedTransferEncoding",
+    "BodyError",
+    "should_close",
+    "detached",
     "MAX_POST_HANDLER_READ_BYTES",
 ]
 
@@ -54,6 +59,10 @@ class UnsupportedTransferEncoding(RequestError):
     """A Transfer-Encoding other than chunked: ``501``."""
 
 
+class BodyError(RequestError):
+    """Reading the body failed (chunked framing, a trailer, an early EOF): Go's error text, no reply of its own."""
+
+
 class BadRequest(RequestError):
     """A malformed request; ``status`` is 400 or 505, ``text`` is Go's statusError detail, if any."""
 
@@ -61,6 +70,20 @@ class BadRequest(RequestError):
         super().__init__(text or "malformed request")
         self.status = status
         self.text = text
+
+
+def should_close(major: int, minor: int, header: Header) -> bool:
+    """transfer.go ``shouldClose`` for a request: Connection: close, or HTTP/1.0 without keep-alive.
+
+    It looks at every Connection value, element by element (httpguts): ``Connection: foo close`` is
+    one element, not ``close``.
+    """
+    if major < 1:
+        return True
+    conn = header.values("Connection")
+    if (major, minor) == (1, 0):
+        return contains_token(conn, "close") or not contains_token(conn, "keep-alive")
+    return contains_token(conn, "close")
 
 
 @dataclass
@@ -73,9 +96,11 @@ class Request:
     proto_minor: int
     header: Header
     host: str
-    content_length: int  # -1: chunked, length unknown
+    content_length: int  # Go's ContentLength: -1 when unknown (chunked, or PRI)
     remote_addr: str
     body: "RequestBody" = field(repr=False)
+    h2_upgrade: bool = False  # Go's isH2Upgrade: the "PRI * HTTP/2.0" preface with no header at all
+    url: RequestURI | None = field(default=None, repr=False)  # Go's URL: the target parsed; None if built by hand
 
     @property
     def proto(self) -> str:
@@ -86,16 +111,14 @@ class Request:
 
     @property
     def close(self) -> bool:
-        """Go's ``Request.Close`` (transfer.go ``shouldClose``)."""
-        conn = ",".join(self.header.values("Connection"))
-        if (self.proto_major, self.proto_minor) == (1, 0):
-            return has_token(conn, "close") or not has_token(conn, "keep-alive")
-        return has_token(conn, "close")
+        """Go's ``Request.Close``: transfer.go ``shouldClose`` over every Connection value (httpguts'
+        comma-separated elements), and always for an HTTP/2 preface (request.go ``readRequest``)."""
+        return self.h2_upgrade or should_close(self.proto_major, self.proto_minor, self.header)
+
+    # The three below use net/http's own hasToken on the first value, where a space is a boundary too.
 
     def wants_http10_keep_alive(self) -> bool:
-        return (self.proto_major, self.proto_minor) == (1, 0) and has_token(
-            self.header.get("Connection"), "keep-alive"
-        )
+        return (self.proto_major, self.proto_minor) == (1, 0) and has_token(self.header.get("Connection"), "keep-alive")
 
     def wants_close(self) -> bool:
         return self.close or has_token(self.header.get("Connection"), "close")
@@ -107,14 +130,20 @@ class Request:
 class RequestBody:
     """The request body, read lazily from the connection (Go's ``body``)."""
 
-    def __init__(self, reader: BodySource, content_length: int, closing: bool = False) -> None:
+    def __init__(
+        self, reader: BodySource, content_length: int, closing: bool = False, chunked: bool | None = None
+    ) -> None:
         self._reader = reader
         self.content_length = content_length
         self.closing = closing  # Go's body.closing: the request's Close (transfer.go shouldClose)
+        # Go's body.hdr != nil: a trailer follows. Without one, a length of -1 means chunked.
+        self.chunked = content_length < 0 if chunked is None else chunked
         self.consumed = 0
         self.saw_eof = content_length == 0
         self.closed = False
         self.early_close = False
+        # The failure, kept without its traceback: a traceback's frames hold this body, and the
+        # cycle would keep the whole connection alive until the cyclic collector ran.
         self.read_error: Exception | None = None
         self.on_first_read = None  # set for Expect: 100-continue
 
@@ -137,7 +166,7 @@ class RequestBody:
         try:
             data = self._reader.read_body(max_bytes)
         except (NetError, RequestError) as exc:
-            self.read_error = exc
+            self.read_error = detached(exc)
             raise
         self.consumed += len(data)
         if not data:
@@ -166,8 +195,8 @@ class RequestBody:
     def close_early(self) -> None:
         """Go's ``body.Close`` with ``doEarlyClose``: read what is cheap, give up on the rest.
 
-        A body with a declared length (Go's ``hdr == nil``: no trailers to
-        read) whose request closes the connection anyway is not read at all:
+        A body without a trailer (Go's ``hdr == nil``: not chunked) whose
+        request closes the connection anyway is not read at all:
         transfer.go ``body.Close``, "no trailer and closing the connection
         next. no point in reading to EOF". Reading it would hold the
         connection until the rest of the body or the read deadline arrives.
@@ -177,7 +206,7 @@ class RequestBody:
         self.closed = True
         if self.saw_eof or self.read_error is not None:
             return
-        if self.closing and self.content_length >= 0:
+        if self.closing and not self.chunked:
             return
         if self.unread_size() > MAX_POST_HANDLER_READ_BYTES:
             self.early_close = True
@@ -185,3 +214,10 @@ class RequestBody:
         n, _ = self.discard(MAX_POST_HANDLER_READ_BYTES)
         if n == MAX_POST_HANDLER_READ_BYTES:
             self.early_close = True
+
+
+def detached(exc: Exception) -> Exception:
+    """A copy of ``exc`` without traceback, cause or context: keeping it keeps no frame alive."""
+    clone = copy.copy(exc)
+    clone.__traceback__ = clone.__cause__ = clone.__context__ = None
+    return clone

@@ -17,14 +17,17 @@ remembered (``conn.werr``) and makes the connection unusable.
 
 from __future__ import annotations
 
+import re
+
 from keepalive_lab.goserver.header import Header, http_date, status_text
 from keepalive_lab.goserver.headplan import Drain, HeadInput, body_allowed_for_status, plan_head, should_drain
 from keepalive_lab.goserver.net import Conn, NetError
-from keepalive_lab.goserver.request import MAX_POST_HANDLER_READ_BYTES, Request
+from keepalive_lab.goserver.request import MAX_POST_HANDLER_READ_BYTES, Request, detached
 
 __all__ = ["ResponseWriter", "ConnWriter", "BUFFER_BEFORE_CHUNKING"]
 
 BUFFER_BEFORE_CHUNKING = 2048  # server.go: bufferBeforeChunkingSize
+_INT64 = re.compile(r"[+-]?[0-9]+")  # strconv.ParseInt(s, 10, 64), before the range check
 
 
 class ConnWriter:
@@ -51,7 +54,7 @@ class ConnWriter:
         try:
             self.conn.sendall(data)
         except NetError as exc:
-            self.error = exc
+            self.error = detached(exc)  # no traceback: its frames would hold this writer in a cycle
 
 
 class ResponseWriter:
@@ -68,7 +71,7 @@ class ResponseWriter:
         self.written = 0  # body bytes the handler wrote
         self.content_length = -1  # declared or computed; -1 unknown
         self.handler_done = False
-        self.close_after_reply = False
+        self.close_after_reply = request.h2_upgrade  # server.go readRequest: the preface is never kept
         self.request_body_limit_hit = False
         self.wants_http10_keep_alive = request.wants_http10_keep_alive()
         self.wants_close = request.wants_close()
@@ -89,12 +92,16 @@ class ResponseWriter:
         self.wrote_header = True
         self.status = code
         self._sent_header = self._handler_header.clone()
-        declared = self._sent_header.get("Content-Length")
+        declared = self._handler_header.get("Content-Length")
         if declared:
-            if declared.isdigit():
-                self.content_length = int(declared)
+            length = _parse_int64(declared)
+            if length is not None and length >= 0:
+                self.content_length = length
             else:
-                self._sent_header.delete("Content-Length")  # Go logs and drops a bad one
+                # Go logs and deletes a bad one from the handler's header, but the header it writes
+                # is the clone taken just before (cw.header): the value goes out, with no length
+                # behind it, so the body is chunked on HTTP/1.1.
+                self._handler_header.delete("Content-Length")
 
     def write(self, data: bytes) -> int:
         if not self.wrote_header:
@@ -117,10 +124,15 @@ class ResponseWriter:
             self._handler_header.set("Connection", "close")
 
     def flush(self) -> None:
-        """Send what is buffered now; the body becomes chunked (Go's ``Flusher``)."""
+        """Send what is buffered now; the body becomes chunked (Go's ``Flusher``).
+
+        The head goes out even with no body buffered (``chunkWriter.flush`` writes it).
+        """
         if not self.wrote_header:
             self.write_header(200)
         self._flush_buffer()
+        if not self._head_written:
+            self._write_head(b"")
         self._out.flush()
 
     # -- what the connection loop calls --------------------------------------
@@ -248,3 +260,14 @@ class ResponseWriter:
 
     def _body_allowed(self) -> bool:
         return body_allowed_for_status(self.status)
+
+
+def _parse_int64(text: str) -> int | None:
+    """``strconv.ParseInt(text, 10, 64)``: None unless an optional sign and decimal digits that fit."""
+    if not _INT64.fullmatch(text):
+        return None
+    digits = (text[1:] if text[0] in "+-" else text).lstrip("0") or "0"  # strconv takes any leading zeros
+    if len(digits) > 19:  # beyond int64 (and int() refuses more than 4300 digits)
+        return None
+    value = -int(digits) if text[0] == "-" else int(digits)
+    return value if -(1 << 63) <= value < (1 << 63) else None
