@@ -9,11 +9,12 @@ refusal becomes a one-line :class:`~keepalive_lab.cli.args.UsageError`.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
-import math
+import re
 import typing
 
-from keepalive_lab.cli.args import UsageError
+from keepalive_lab.cli.args import UsageError, finite_float, go_int
 
 __all__ = ["parse_params", "parse_value"]
 
@@ -23,22 +24,27 @@ def parse_value(kind, text: str):
     origin = typing.get_origin(kind)
     if origin is tuple:
         (inner, _) = typing.get_args(kind)
-        return tuple(parse_value(inner, part) for part in text.split(",") if part.strip())
+        return tuple(parse_value(inner, part.strip()) for part in text.split(",") if part.strip())
     if kind is bool:
         if text.lower() in ("true", "yes", "1", "on"):
             return True
         if text.lower() in ("false", "no", "0", "off"):
             return False
         raise ValueError(f"not a boolean: {text!r}")
-    if kind is int:
-        if not (text.isascii() and text.lstrip("-").isdigit()):
+    if kind is int:  # counts and seeds: never negative
+        if not re.fullmatch(r"[+-]?[0-9]+", text):
             raise ValueError(f"not an integer: {text!r}")
-        return int(text)
-    if kind is float:
-        value = float(text)
-        if not math.isfinite(value):
-            raise ValueError(f"not a finite number: {text!r}")
+        value = go_int(text)
+        if value is None:
+            raise ValueError(f"value out of range: {text}")
+        if value < 0:
+            raise ValueError(f"must be >= 0: {text}")
         return value
+    if kind is float:
+        try:
+            return finite_float(text)
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(str(exc)) from None
     return kind(text)
 
 
@@ -47,9 +53,7 @@ def parse_params(name: str, params: type, tokens: list[str]):
     hints = typing.get_type_hints(params)
     fields = {f.name.replace("_", "-"): f.name for f in dataclasses.fields(params)}
     changes = {}
-    if len(tokens) % 2:
-        raise UsageError(f"{name}: parameters come in --name value pairs, got {' '.join(tokens)!r}")
-    for flag, text in zip(tokens[::2], tokens[1::2]):
+    for flag, text in _pairs(name, tokens):
         key = flag[2:] if flag.startswith("--") else ""
         if key not in fields:
             have = ", ".join("--" + k for k in fields) or "none"
@@ -62,3 +66,19 @@ def parse_params(name: str, params: type, tokens: list[str]):
         return params(**changes)
     except (ValueError, OverflowError) as exc:  # the parameter class checks its own values
         raise UsageError(f"{name}: {exc}") from None
+
+
+def _pairs(name: str, tokens: list[str]) -> list[tuple[str, str]]:
+    """``--name value`` or ``--name=value``, one after the other."""
+    pairs, i = [], 0
+    while i < len(tokens):
+        flag = tokens[i]
+        if flag.startswith("--") and "=" in flag:
+            pairs.append(tuple(flag.split("=", 1)))
+            i += 1
+        elif i + 1 < len(tokens):
+            pairs.append((flag, tokens[i + 1]))
+            i += 2
+        else:
+            raise UsageError(f"{name}: parameters come in --name value pairs, got {' '.join(tokens)!r}")
+    return pairs

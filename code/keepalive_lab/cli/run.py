@@ -16,13 +16,14 @@ The experiments (and pandas, matplotlib...) load only for ``list`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
-import math
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from keepalive_lab.cli.args import EXIT_FAILED, EXIT_OK, UsageError
+from keepalive_lab.cli.args import EXIT_FAILED, EXIT_OK, UsageError, finite_float
 from keepalive_lab.cli.params import parse_params
 from keepalive_lab.cli.progress import Progress
 
@@ -106,7 +107,7 @@ def add_commands(sub) -> None:
         epilog="Other --name value pairs set the experiment's parameters (see `list`).",
     )
     run.add_argument("name", help="a name from `list`")
-    run.add_argument("--scale", type=float, default=DEFAULT_SCALE_FACTOR,
+    run.add_argument("--scale", type=finite_float, default=DEFAULT_SCALE_FACTOR,
                      help=f"article seconds per lab second, for experiments (default {DEFAULT_SCALE_FACTOR:g})")  # fmt: skip
     run.add_argument("--json", metavar="FILE", help="write the result (parameters, claims, tables) as JSON")
 
@@ -134,8 +135,6 @@ def _scale(args: argparse.Namespace, runnable: Runnable):
         if args.scale != DEFAULT_SCALE_FACTOR:
             raise UsageError(f"{runnable.name} runs on real time; --scale applies to experiments only")
         return TimeScale(1.0)
-    if not math.isfinite(args.scale):
-        raise UsageError(f"--scale must be a finite number, not {args.scale!r}")
     try:
         return TimeScale(args.scale)
     except ValueError as exc:
@@ -172,12 +171,23 @@ def run_command(args: argparse.Namespace) -> int:
         with Progress(runnable.name, 1.2 * runnable.floor(params, scale) + 1):
             result = runnable.run(params, scale)
         _print_summary(result, scale if runnable.scaled else None)
-        if out is not None:
-            json.dump(_as_json(result), out, indent=1, default=str)
+        saved = out is None or _save_json(result, out, args.json)
     finally:
-        if out is not None:
-            out.close()
-    return EXIT_OK if result.all_held else EXIT_FAILED
+        if out is not None and not out.closed:  # the run failed: the file stays as it is
+            with contextlib.suppress(OSError):
+                out.close()
+    return EXIT_OK if result.all_held and saved else EXIT_FAILED
+
+
+def _save_json(result, out, path: str) -> bool:
+    """Write the result; a file that cannot take it (a full disk) is one line on stderr, and False."""
+    try:
+        with out:
+            json.dump(_as_json(result), out, indent=1, default=str)
+    except OSError as exc:
+        print(f"keepalive_lab: --json {path}: {exc.strerror or exc}; the result is not saved", file=sys.stderr)
+        return False
+    return True
 
 
 def _as_json(result) -> dict:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Callable, ClassVar, Optional
 
 from keepalive_lab.goserver.culling import IdleCuller
+from keepalive_lab.goserver.durations import MAX_DURATION_SECONDS
 from keepalive_lab.goserver.handlers import ArticleHandler, ServeMux, WorkLimitedHandler
 from keepalive_lab.goserver.net import TCPListener, listen
 from keepalive_lab.goserver.netutil import LimitListener
@@ -66,8 +67,9 @@ class ServerConfig:
         if self.limit < 0 or self.work_limit < 0 or self.body_bytes < 0 or self.max_header_bytes < 0:
             raise ValueError("limit, work_limit, body_bytes and max_header_bytes must not be negative")
         for name in self.DURATIONS:
-            if not 0 <= getattr(self, name) < float("inf"):
-                raise ValueError(f"{name} must be a finite duration >= 0, not {getattr(self, name)!r}")
+            if not 0 <= getattr(self, name) <= MAX_DURATION_SECONDS:  # also refuses NaN
+                raise ValueError(f"{name} must be a finite duration >= 0, at most Go's longest "
+                                 f"(2562047h47m16.854775807s), not {getattr(self, name)!r}")  # fmt: skip
 
     def with_(self, **changes) -> "ServerConfig":
         return replace(self, **changes)

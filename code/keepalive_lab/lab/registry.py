@@ -16,7 +16,8 @@ from typing import Callable
 from keepalive_lab.lab.results import Claim, ExperimentResult
 from keepalive_lab.lab.timescale import TimeScale
 
-__all__ = ["Experiment", "EXPERIMENTS", "register", "claim", "check_param", "check_durations"]
+__all__ = ["Experiment", "EXPERIMENTS", "register", "claim", "check_param", "check_durations", "MAX_ARTICLE_SECONDS",
+           "MIN_ARTICLE_SECONDS"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,16 @@ def check_param(condition: bool, message: str) -> None:
 
 # Longer than any experiment could sensibly run: a day of article time.
 MAX_ARTICLE_SECONDS = 86_400.0
+# Shorter than the lab can time (at x1000 it is a microsecond of lab time): a duration is 0 or at least this.
+MIN_ARTICLE_SECONDS = 0.001
 
 
 def check_durations(**durations: float | tuple[float, ...]) -> None:
-    """Every duration (article seconds) is finite, not negative and at most a day."""
+    """Every duration (article seconds) is finite, not negative, at most a day, and 0 or at least a millisecond."""
     for name, value in durations.items():
-        for v in value if isinstance(value, tuple) else (value,):
-            check_param(0 <= v <= MAX_ARTICLE_SECONDS, f"{name.replace('_', '-')} must be between 0 and "
+        flag = name.replace("_", "-")
+        for v in value if isinstance(value, tuple) else (value,):  # NaN fails every comparison: refused
+            check_param(0 <= v <= MAX_ARTICLE_SECONDS, f"{flag} must be between 0 and "
                         f"{MAX_ARTICLE_SECONDS:g} article seconds, not {v!r}")  # fmt: skip
+            check_param(v == 0 or v >= MIN_ARTICLE_SECONDS, f"{flag} must be 0 or at least "
+                        f"{MIN_ARTICLE_SECONDS:g} article seconds (a millisecond), not {v!r}")  # fmt: skip
