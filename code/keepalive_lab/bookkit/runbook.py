@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -84,7 +85,9 @@ def _measure(binary: Path, hold: float) -> dict:
     """Hold the slot, let a request wait ``hold`` seconds, free the slot; the metrics at each step."""
     with Program([binary, "-addr", "127.0.0.1:0", "-metrics", "127.0.0.1:0"]) as program:
         metrics = program.wait_for(r"metrics on (\S+)")[1]
-        port = int(program.wait_for(r"listening on \S+:(\d+)")[1])
+        # The program may print "listening on" before "metrics on": then it is already in the output.
+        listening = re.search(r"listening on \S+:(\d+)", program.output) or program.wait_for(r"listening on \S+:(\d+)")
+        port = int(listening[1])
         with RawClient(port) as holder, RawClient(port) as waiter:
             holder.request(request_bytes())
             idle = _vars(metrics)
