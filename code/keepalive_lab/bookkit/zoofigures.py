@@ -248,7 +248,8 @@ def prose_claims(run: ZooRun) -> list[str]:
         claim(key, lambda r: r.keeps_alive is False, "no connection is kept alive")
     claim("gunicorn-gthread-connections", lambda r: not any(s["keeps_alive"] for s in r.steps[1:]),
           "every connection after the one kept alive is closed after its response")
-    claim("nginx-worker-connections", lambda r: any(s["idle_closed"] for s in r.steps),
+    # A close shows while a fresh request waits (idle_closed) or between two (the probe's idle lifetimes).
+    claim("nginx-worker-connections", lambda r: any(s["idle_closed"] for s in r.steps) or bool(r.idle_lifetimes_s),
           "nginx closes an idle connection to make room")
     claim("nginx-worker-connections", lambda r: not r.log or "reusing connections" in r.log,
           "nginx logs that it reuses connections")
