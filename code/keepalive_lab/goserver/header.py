@@ -31,7 +31,14 @@ __all__ = [
     "contains_token",
 ]
 
-_TOKEN_CHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+_TOKEN_KEY = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]*")
+# Every request looks up a handful of keys (Host, Connection, Content-Length...) on both sides of
+# every hop: remember their canonical forms. Bounded, so that a head of a hundred thousand made-up
+# names costs no more memory than without it.
+_CANONICAL: dict[str, str] = {}
+_CANONICAL_MAX = 1024
 
 
 def canonical_key(key: str) -> str:
@@ -39,19 +46,20 @@ def canonical_key(key: str) -> str:
 
     A key with a byte that is not a token byte is returned unchanged, as in Go.
     """
-    raw = key.encode("latin-1", "replace")
-    if any(b not in _TOKEN_CHARS for b in raw):
+    known = _CANONICAL.get(key)
+    if known is not None:
+        return known
+    canonical = _canonical(key)
+    if len(_CANONICAL) < _CANONICAL_MAX:
+        _CANONICAL[key] = canonical
+    return canonical
+
+
+def _canonical(key: str) -> str:
+    if not _TOKEN_KEY.fullmatch(key):
         return key
-    out = []
-    upper = True
-    for ch in key:
-        if upper and "a" <= ch <= "z":
-            ch = ch.upper()
-        elif not upper and "A" <= ch <= "Z":
-            ch = ch.lower()
-        out.append(ch)
-        upper = ch == "-"
-    return "".join(out)
+    # The first letter and each letter after a hyphen upper case, every other letter lower case.
+    return "-".join(part[:1].upper() + part[1:].lower() for part in key.split("-"))
 
 
 class Header:

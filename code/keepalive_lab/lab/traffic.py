@@ -1,4 +1,4 @@
-"""The users behind the load balancer: httpx clients that record every request.
+"""The users behind the load balancer: keep-alive HTTP clients that record every request.
 
 Theory of operation
 -------------------
@@ -24,8 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, dataclass
 from typing import Callable, Iterable, Protocol
 
-import httpx
-
+from keepalive_lab.lab.httpclient import ClientError, ClientTimeout, KeepAliveClient
 from keepalive_lab.records import Outcome, RequestRecord
 
 __all__ = ["Router", "Direct", "SerialClient", "OpenLoopClient", "send_one", "outcome_of_status", "jittered"]
@@ -64,7 +63,7 @@ def outcome_of_status(status: int) -> Outcome:
 
 
 def send_one(
-    http: httpx.Client,
+    http: KeepAliveClient,
     client: str,
     request_id: str,
     node: str,
@@ -76,21 +75,19 @@ def send_one(
     start = time.monotonic()
     status, detail = 0, ""
     try:
-        response = http.get(url, headers={**(headers or {}), "X-Request-Id": request_id})
-        status = response.status_code
+        status = http.get(url, headers={**(headers or {}), "X-Request-Id": request_id})
         outcome = outcome_of_status(status)
-    except httpx.TimeoutException as exc:
-        outcome, detail = Outcome.TIMEOUT, type(exc).__name__
-    except httpx.HTTPError as exc:
-        outcome, detail = Outcome.ERROR, f"{type(exc).__name__}: {exc}"
+    except ClientTimeout as exc:
+        outcome, detail = Outcome.TIMEOUT, str(exc)
+    except ClientError as exc:
+        outcome, detail = Outcome.ERROR, str(exc)
     record(RequestRecord(request_id, client, node, start, time.monotonic(), outcome, status, detail))
     return outcome
 
 
-def _client(timeout: float) -> httpx.Client:
-    # One attempt per request, no environment proxies, straight to loopback. Plain HTTP only,
-    # so no CA bundle is loaded (that takes ~20 ms a client and skews the schedule).
-    return httpx.Client(timeout=httpx.Timeout(timeout), trust_env=False, verify=False)
+def _client(timeout: float) -> KeepAliveClient:
+    # One attempt per request, straight to loopback, one kept-alive connection per destination.
+    return KeepAliveClient(timeout)
 
 
 @dataclass(eq=False)
@@ -157,10 +154,10 @@ class OpenLoopClient(_Client):
         count = int(self.rate * self.duration)
         start = time.monotonic()
         local = threading.local()
-        clients: list[httpx.Client] = []
+        clients: list[KeepAliveClient] = []
         lock = threading.Lock()
 
-        def http() -> httpx.Client:
+        def http() -> KeepAliveClient:
             if not hasattr(local, "client"):
                 local.client = _client(self.timeout)
                 with lock:
