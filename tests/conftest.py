@@ -207,13 +207,13 @@ class FakeSource:
         self.served = 0
         self.calls = 0
 
-    def read_body(self, max_bytes: int) -> bytes:
+    def read_body(self, max_bytes: int) -> tuple[bytes, bool]:
         self.calls += 1
         if self.served == len(self.data) and self.fail is not None:
             raise self.fail
         chunk = self.data[self.served : self.served + max_bytes]
         self.served += len(chunk)
-        return chunk
+        return chunk, False  # the end is found by an empty read, or by the body's declared length
 
 
 def fake_request(

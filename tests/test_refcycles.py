@@ -42,11 +42,11 @@ class _Failing:
     def __init__(self, data: bytes) -> None:
         self.data = data
 
-    def read_body(self, max_bytes: int) -> bytes:
+    def read_body(self, max_bytes: int) -> tuple[bytes, bool]:
         if not self.data:
             raise ConnReset("reset")
         data, self.data = self.data[:max_bytes], self.data[max_bytes:]
-        return data
+        return data, False
 
 
 def test_a_body_that_failed_to_read_is_freed_at_once(no_cyclic_gc):
@@ -74,8 +74,8 @@ class _Source:
     def __init__(self, chunked: ChunkedBody) -> None:
         self.chunked = chunked
 
-    def read_body(self, max_bytes: int) -> bytes:
-        return self.chunked.read(max_bytes)
+    def read_body(self, max_bytes: int) -> tuple[bytes, bool]:
+        return self.chunked.read(max_bytes), self.chunked.done
 
 
 def test_a_writer_whose_write_failed_is_freed_at_once(no_cyclic_gc, conn_pair):

@@ -101,13 +101,32 @@ def test_proto_and_proto_at_least():
 
 
 def test_body_reads_until_eof_and_counts_what_it_read():
-    body = RequestBody(FakeSource(b"hello"), 5)
+    source = FakeSource(b"hello")
+    body = RequestBody(source, 5)
     assert body.read(3) == b"hel"
-    assert body.unread_size() == 2
+    assert body.unread_size() == 2 and not body.saw_eof
+    # transfer.go body.readLocked: the read that takes a declared length's last byte returns io.EOF
+    # with it and sets sawEOF; no further, empty, read is needed.
     assert body.read() == b"lo"
-    assert not body.saw_eof
-    assert body.read() == b""
     assert body.saw_eof and body.consumed == 5
+    assert body.read() == b"" and source.calls == 2
+
+
+class _EndingSource(FakeSource):
+    """A source that says its end came with its last bytes, as Go's chunked reader does."""
+
+    def read_body(self, max_bytes: int) -> tuple[bytes, bool]:
+        data, _ = super().read_body(max_bytes)
+        return data, self.served == len(self.data)
+
+
+def test_a_body_without_a_length_ends_when_its_reader_says_so_or_at_an_empty_read():
+    body = RequestBody(_EndingSource(b"abc"), -1)
+    assert body.read(2) == b"ab" and not body.saw_eof
+    assert body.read() == b"c" and body.saw_eof  # io.EOF with the data
+    plain = RequestBody(FakeSource(b"abc"), -1)
+    assert plain.read() == b"abc" and not plain.saw_eof
+    assert plain.read() == b"" and plain.saw_eof
 
 
 def test_an_empty_body_is_at_eof_without_reading():
@@ -252,6 +271,17 @@ def test_the_reader_frames_a_content_length_body_and_the_next_request(wire):
     assert first.content_length == 5 and _body(first) == b"hello"
     second = reader.read_request()
     assert second.target == "/b" and second.body.saw_eof
+
+
+@pytest.mark.parametrize("framing, body", [("Content-Length: 5", b"hello"),
+                                           ("Transfer-Encoding: chunked", b"5\r\nhello\r\n0\r\n\r\n")])  # fmt: skip
+def test_one_read_of_a_whole_body_reaches_its_end(wire, framing, body):
+    # transfer.go body.readLocked: a declared length at 0, or the chunked reader's io.EOF (the last
+    # chunk already buffered), comes with the last bytes: sawEOF is set by the read that returns them.
+    send, reader_for, _ = wire
+    send(f"POST / HTTP/1.1\r\nHost: lab\r\n{framing}\r\n\r\n".encode() + body, eof=False)
+    request = reader_for().read_request()
+    assert request.body.read(64) == b"hello" and request.body.saw_eof
 
 
 def test_the_reader_frames_a_chunked_body_with_an_unknown_length(wire):

@@ -74,7 +74,10 @@ class ChunkedBody:
         """Up to ``max_bytes`` of chunk data; ``b""`` once the body and its trailer are read.
 
         Raises :class:`BodyError` or a NetError. Data read before a failure is
-        returned first; the failure comes with the next read.
+        returned first; the failure comes with the next read. When the last
+        chunk's size line is already buffered, it and the trailer are read with
+        the data, and ``done`` is true on return: Go's reader returns ``io.EOF``
+        with the last bytes then, and the body counts as read to its end.
         """
         data = bytearray()
         try:

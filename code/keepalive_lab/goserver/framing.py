@@ -134,6 +134,10 @@ def _fix_trailer(header: Header, chunked: bool) -> None:
 
 
 class BodyReader(Protocol):
+    # The body's end has been read: true after the read that returned its last bytes, when the reader
+    # knows it then (Go's io.EOF returned with n > 0), or after the empty read that found it.
+    done: bool
+
     def read(self, max_bytes: int) -> bytes:
         """Up to ``max_bytes`` of body, ``b""`` at its end; raises BodyError or a NetError."""
         ...
@@ -141,6 +145,8 @@ class BodyReader(Protocol):
 
 class NoBody:
     """Go's ``NoBody``: nothing to read."""
+
+    done = True
 
     def read(self, max_bytes: int) -> bytes:
         return b""
@@ -152,6 +158,10 @@ class LengthBody:
     def __init__(self, src: BufferedReader, length: int) -> None:
         self.src = src
         self.remaining = length
+
+    @property
+    def done(self) -> bool:
+        return self.remaining <= 0
 
     def read(self, max_bytes: int) -> bytes:
         if self.remaining <= 0:
@@ -169,9 +179,11 @@ class UntilCloseBody:
 
     def __init__(self, src: BufferedReader) -> None:
         self.src = src
+        self.done = False
 
     def read(self, max_bytes: int) -> bytes:
         try:
             return self.src.read(max_bytes)
         except EOF:
+            self.done = True
             return b""

@@ -184,9 +184,13 @@ class RequestReader:
 
     # -- the body -----------------------------------------------------------
 
-    def read_body(self, max_bytes: int) -> bytes:
-        """Up to ``max_bytes`` of the current body, ``b""`` at its end; raises BodyError or a NetError."""
-        return self._body.read(max_bytes)
+    def read_body(self, max_bytes: int) -> tuple[bytes, bool]:
+        """Up to ``max_bytes`` of the current body (``b""`` at its end), and whether its end is read.
+
+        Raises BodyError or a NetError.
+        """
+        data = self._body.read(max_bytes)
+        return data, self._body.done
 
 
 def _check_host_and_names(head: _Head) -> None:

@@ -40,7 +40,10 @@ MAX_POST_HANDLER_READ_BYTES = 256 << 10
 class BodySource(Protocol):
     """Where a body's bytes come from: the connection's reader."""
 
-    def read_body(self, max_bytes: int) -> bytes: ...
+    def read_body(self, max_bytes: int) -> tuple[bytes, bool]:
+        """Up to ``max_bytes`` of body, and whether its end came with them (Go's ``io.EOF`` returned
+        together with ``n > 0``, as the chunked reader does when the last chunk is already buffered)."""
+        ...
 
 
 class RequestError(Exception):
@@ -164,14 +167,22 @@ class RequestBody:
         if self.saw_eof:
             return b""
         try:
-            data = self._reader.read_body(max_bytes)
+            data, ended = self._reader.read_body(max_bytes)
         except (NetError, RequestError) as exc:
             self.read_error = detached(exc)
             raise
         self.consumed += len(data)
-        if not data:
+        if not data or ended or self._length_read():
             self.saw_eof = True
         return data
+
+    def _length_read(self) -> bool:
+        """The read that takes a declared length's last byte is the end: Go's ``body.readLocked``
+        returns ``io.EOF`` with those bytes, and sets ``sawEOF``, once its ``io.LimitedReader`` is at 0.
+
+        https://github.com/golang/go/blob/go1.23.4/src/net/http/transfer.go#L869-L879
+        """
+        return not self.chunked and 0 <= self.content_length <= self.consumed
 
     def unread_size(self) -> int:
         """Bytes left when the length is declared, else -1 (Go's ``unreadDataSizeLocked``)."""

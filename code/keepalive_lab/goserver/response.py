@@ -27,6 +27,8 @@ from keepalive_lab.goserver.request import MAX_POST_HANDLER_READ_BYTES, Request,
 __all__ = ["ResponseWriter", "ConnWriter", "BUFFER_BEFORE_CHUNKING"]
 
 BUFFER_BEFORE_CHUNKING = 2048  # server.go: bufferBeforeChunkingSize
+# transfer.go excludedHeadersNoBody: left out of a 1xx response's header
+_EXCLUDED_HEADERS_NO_BODY = frozenset({"Content-Length", "Transfer-Encoding"})
 _INT64 = re.compile(r"[+-]?[0-9]+")  # strconv.ParseInt(s, 10, 64), before the range check
 
 
@@ -85,10 +87,24 @@ class ResponseWriter:
         return self._handler_header
 
     def write_header(self, code: int) -> None:
+        """Go's ``response.WriteHeader``: a final status, or an informational one sent at once.
+
+        A 1xx other than 101 is written to the connection there and then, with
+        the handler's header but its Content-Length and Transfer-Encoding, and
+        the handler goes on: the final status is still to come, and there is no
+        limit to how many 1xx come before it. Any code but 101 to 199 (so 100
+        too) stops the first body read from sending ``100 Continue`` itself.
+        https://github.com/golang/go/blob/go1.23.4/src/net/http/server.go#L1193-L1243
+        """
         if self.wrote_header:
             return  # Go logs "superfluous response.WriteHeader call"
         if not 100 <= code <= 999:
             raise ValueError(f"invalid WriteHeader code {code}")
+        if code < 101 or code > 199:
+            self._disable_write_continue()
+        if 100 <= code <= 199 and code != 101:
+            self._write_informational(code)
+            return
         self.wrote_header = True
         self.status = code
         self._sent_header = self._handler_header.clone()
@@ -104,6 +120,7 @@ class ResponseWriter:
                 self._handler_header.delete("Content-Length")
 
     def write(self, data: bytes) -> int:
+        self._disable_write_continue()  # even an empty write: server.go response.write
         if not self.wrote_header:
             self.write_header(200)
         if not data:
@@ -133,6 +150,19 @@ class ResponseWriter:
         self._flush_buffer()
         if not self._head_written:
             self._write_head(b"")
+        self._out.flush()
+
+    def _disable_write_continue(self) -> None:
+        """Go's ``disableWriteContinue``: a later body read sends no ``100 Continue``."""
+        self.request.body.on_first_read = None
+
+    def _write_informational(self, code: int) -> None:
+        """The 1xx branch of Go's ``WriteHeader``: status line, header, blank line, flushed now.
+
+        The header is not cleared (RFC 8297): what the handler set goes out again with the final status.
+        """
+        header = self._handler_header.write_subset(_EXCLUDED_HEADERS_NO_BODY)
+        self._out.write(self._status_line(code) + header + b"\r\n")
         self._out.flush()
 
     # -- what the connection loop calls --------------------------------------
@@ -239,7 +269,7 @@ class ResponseWriter:
         self.close_after_reply = plan.close_after_reply
         self.request_body_limit_hit = self.request_body_limit_hit or plan.request_body_limit_hit
         self._chunking = plan.chunking
-        self._out.write(self._status_line() + self.sent_header.write_subset(plan.exclude) + plan.extra_lines() + b"\r\n")
+        self._out.write(self._status_line(self.status) + self.sent_header.write_subset(plan.exclude) + plan.extra_lines() + b"\r\n")
 
     def _drain_request_body(self) -> Drain:
         """Read up to 256 KiB of unread request body, as Go does before answering."""
@@ -251,12 +281,13 @@ class ResponseWriter:
         _, outcome = body.discard(MAX_POST_HANDLER_READ_BYTES + 1)
         return {"eof": Drain.DONE, "limit": Drain.TOO_BIG, "error": Drain.FAILED}[outcome]
 
-    def _status_line(self) -> bytes:
+    def _status_line(self, code: int) -> bytes:
+        """Go's ``writeStatusLine``."""
         version = "HTTP/1.1" if self.request.proto_at_least(1, 1) else "HTTP/1.0"
-        text = status_text(self.status)
+        text = status_text(code)
         if text:
-            return f"{version} {self.status} {text}\r\n".encode("ascii")
-        return f"{version} {self.status:03d} status code {self.status}\r\n".encode("ascii")
+            return f"{version} {code} {text}\r\n".encode("ascii")
+        return f"{version} {code:03d} status code {code}\r\n".encode("ascii")
 
     def _body_allowed(self) -> bool:
         return body_allowed_for_status(self.status)
