@@ -103,3 +103,27 @@ def test_close_closes_the_idle_connections(lab_factory):
     assert lab.wait_state(ConnState.IDLE)
     http.close()
     assert lab.wait_closed(1)
+
+
+def test_close_from_another_thread_ends_a_request_in_flight():
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        http = KeepAliveClient(30)
+        errors = []
+
+        def ask():
+            try:
+                http.get(f"http://127.0.0.1:{listener.getsockname()[1]}/")
+            except (ClientError, ClientTimeout) as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=ask)
+        thread.start()
+        conn, _ = listener.accept()  # the request is in flight: nobody will answer it
+        with conn:
+            conn.recv(1024)
+            http.close()
+            thread.join(5)
+        assert not thread.is_alive(), "close() should end the request at once, not after 30 s"
+        assert len(errors) == 1 and isinstance(errors[0], ClientError)
+        with pytest.raises(ClientError, match="closed"):
+            http.get(f"http://127.0.0.1:{listener.getsockname()[1]}/")

@@ -17,8 +17,10 @@ or the response was not HTTP. Either way the connection is dropped.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -55,11 +57,19 @@ class _Connection:
 
 
 class KeepAliveClient:
-    """``with KeepAliveClient(timeout) as http: status = http.get(url, headers)``; one thread at a time."""
+    """``with KeepAliveClient(timeout) as http: status = http.get(url, headers)``.
+
+    Requests go one at a time (a user waits for each answer); :meth:`close` may come from another
+    thread, and then also ends a request in flight, so that tearing a run down never waits for a
+    starved request's timeout.
+    """
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._idle: dict[tuple[str, int], _Connection] = {}
+        self._busy: set[_Connection] = set()
+        self._lock = threading.Lock()
+        self._closed = False
 
     def __enter__(self) -> "KeepAliveClient":
         return self
@@ -68,12 +78,22 @@ class KeepAliveClient:
         self.close()
 
     def close(self) -> None:
-        for conn in self._idle.values():
+        with self._lock:
+            self._closed = True
+            idle, self._idle = list(self._idle.values()), {}
+            busy = list(self._busy)
+        for conn in idle:
             conn.close()
-        self._idle.clear()
+        for conn in busy:  # wakes the thread blocked on it: its recv returns at once
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
 
     def get(self, url: str, headers: dict[str, str] | None = None) -> int:
         """Send ``GET url`` and read the whole response; return its status code."""
+        return self.fetch(url, headers)[0]
+
+    def fetch(self, url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """Send ``GET url`` and read the whole response; return its status code and body."""
         parts = urlsplit(url)
         address = (parts.hostname or "127.0.0.1", parts.port or 80)
         conn = self._connection(address)
@@ -81,20 +101,30 @@ class KeepAliveClient:
         if parts.query:
             target += "?" + parts.query
         fields = [("Host", parts.netloc), ("Accept", "*/*"), *(headers or {}).items()]
+        with self._lock:
+            self._busy.add(conn)
         try:
-            status, reusable = self._exchange(conn, target, fields)
+            status, body, reusable = self._exchange(conn, target, fields)
         except BaseException:
             conn.close()
             raise
-        if reusable:
-            conn.h11.start_next_cycle()
-            self._idle[address] = conn
-        else:
+        finally:
+            with self._lock:
+                self._busy.discard(conn)
+        with self._lock:
+            keep = reusable and not self._closed
+            if keep:
+                conn.h11.start_next_cycle()
+                self._idle[address] = conn
+        if not keep:
             conn.close()
-        return status
+        return status, body
 
     def _connection(self, address: tuple[str, int]) -> _Connection:
-        conn = self._idle.pop(address, None)
+        with self._lock:
+            if self._closed:
+                raise ClientError("the client is closed")
+            conn = self._idle.pop(address, None)
         if conn is not None and not conn.stale():
             return conn
         if conn is not None:
@@ -108,14 +138,14 @@ class KeepAliveClient:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return _Connection(sock)
 
-    def _exchange(self, conn: _Connection, target: str, fields: list[tuple[str, str]]) -> tuple[int, bool]:
+    def _exchange(self, conn: _Connection, target: str, fields: list[tuple[str, str]]) -> tuple[int, bytes, bool]:
         head = conn.h11.send(h11.Request(method="GET", target=target, headers=fields))
         head += conn.h11.send(h11.EndOfMessage())
         try:
             conn.sock.sendall(head)
         except OSError as exc:
             raise ClientError(f"send: {exc}") from exc
-        status, body = None, 0
+        status, body = None, bytearray()
         deadline_each = self.timeout  # like httpx's read timeout: the wait for each next piece
         while True:
             try:
@@ -127,12 +157,12 @@ class KeepAliveClient:
             elif isinstance(event, h11.Response):
                 status = event.status_code
             elif isinstance(event, h11.Data):
-                body += len(event.data)
-                if body > _MAX_BODY:
+                body += event.data
+                if len(body) > _MAX_BODY:
                     raise ClientError(f"response body over {_MAX_BODY} bytes")
             elif isinstance(event, h11.EndOfMessage):
                 assert status is not None
-                return status, conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE
+                return status, bytes(body), conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE
             elif isinstance(event, h11.ConnectionClosed):
                 raise ClientError("server disconnected without sending a response")
             # h11.InformationalResponse: keep reading

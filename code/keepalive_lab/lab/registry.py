@@ -10,6 +10,9 @@ say how long it should take. Parameter classes check themselves with
 
 from __future__ import annotations
 
+import functools
+import os
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,7 +20,19 @@ from keepalive_lab.lab.results import Claim, ExperimentResult
 from keepalive_lab.lab.timescale import TimeScale
 
 __all__ = ["Experiment", "EXPERIMENTS", "register", "claim", "check_param", "check_durations", "MAX_ARTICLE_SECONDS",
-           "MIN_ARTICLE_SECONDS"]  # fmt: skip
+           "MIN_ARTICLE_SECONDS", "FLOOR_LOG", "note_floor"]  # fmt: skip
+
+# The book's build sets this to a file per chapter; every run appends when it started and its floor,
+# so the build can say how much of a chapter's time was waiting it could not avoid.
+FLOOR_LOG = "KEEPALIVE_FLOOR_LOG"
+
+
+def note_floor(name: str, started: float, floor: float) -> None:
+    """Append ``started`` (``time.monotonic()``, the same clock in every process) and ``floor`` seconds."""
+    path = os.environ.get(FLOOR_LOG)
+    if path:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"{started:.6f} {floor:.6f} {name}\n")
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,14 @@ def register(name: str, title: str, params: type, floor: Callable[[object, TimeS
     """Decorator: add the experiment function to :data:`EXPERIMENTS` under ``name``."""
 
     def wrap(fn):
-        EXPERIMENTS[name] = Experiment(name, title, params, fn, floor)
+        @functools.wraps(fn)
+        def run(p, scale: TimeScale) -> ExperimentResult:
+            started = time.monotonic()
+            result = fn(p, scale)
+            note_floor(name, started, floor(p, scale))
+            return result
+
+        EXPERIMENTS[name] = Experiment(name, title, params, run, floor)
         return fn
 
     return wrap

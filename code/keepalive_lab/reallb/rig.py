@@ -7,7 +7,7 @@ a private folder (:func:`~keepalive_lab.reallb.process.workspace`), the lab serv
 this process (Go's ``Server`` + ``LimitListener``, :func:`~keepalive_lab.goserver.server.serving`),
 a sampler of its accept queue, and one process per load-balancer instance,
 each on a free loopback port with a config written for this run
-(:mod:`keepalive_lab.reallb.config`). Clients are httpx clients whose requests go
+(:mod:`keepalive_lab.reallb.config`). Clients are keep-alive clients whose requests go
 through :func:`keepalive_lab.lab.traffic.send_one`, so every request becomes a
 :class:`~keepalive_lab.records.RequestRecord` whose ``node`` is the instance
 name (``"haproxy-1"``). HAProxy instances with a health check also get a
@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Sequence
 
-import httpx
 import pandas as pd
 
 from keepalive_lab.goserver.server import Handler
 from keepalive_lab.kernel import tcp_sockets
+from keepalive_lab.lab.httpclient import KeepAliveClient
 from keepalive_lab.lab.launch import ServerConfig, start_server
 from keepalive_lab.lab.observers import QueueSampler
 from keepalive_lab.lab.recordings import Recordings
@@ -134,7 +134,7 @@ class RealRig(Stacked):
         self.queue, self.health = self.rec["queue"], self.rec["health"]
         self.instances: dict[str, Instance] = {}
         self.started_pids: list[int] = []  # every LB process this rig started (for leak checks)
-        self._clients: list[httpx.Client] = []
+        self._clients: list[KeepAliveClient] = []
         self._clients_lock = threading.Lock()
 
     # -- set-up and tear-down (Stacked: entering calls _start, leaving closes the stack) ------
@@ -247,21 +247,21 @@ class RealRig(Stacked):
     def url(self, node: str) -> str:
         return self.instances[node].url
 
-    def new_client(self) -> httpx.Client:
+    def new_client(self) -> KeepAliveClient:
         """A fresh client: its first request opens a new connection to the load balancer."""
-        client = httpx.Client(timeout=httpx.Timeout(self.client_timeout), trust_env=False)
+        client = KeepAliveClient(self.client_timeout)
         with self._clients_lock:
             self._clients.append(client)
         return client
 
-    def send(self, http: httpx.Client, client: str, node: str, request_id: str, *, close: bool = False) -> Outcome:
+    def send(self, http: KeepAliveClient, client: str, node: str, request_id: str, *, close: bool = False) -> Outcome:
         """One GET through ``node`` (``close``: with ``Connection: close``); its record goes to :attr:`requests`."""
         headers = {"Connection": "close"} if close else None
         return send_one(http, client, request_id, node, self.url(node), self.requests, headers)
 
-    def worker_of(self, http: httpx.Client, node: str) -> str:
+    def worker_of(self, http: KeepAliveClient, node: str) -> str:
         """The pid of the nginx worker that holds this client's connection (opens it if needed)."""
-        return http.get(self.url(node) + "lab-worker").text.strip()
+        return http.fetch(self.url(node) + "lab-worker")[1].decode("ascii", "replace").strip()
 
     def _close_clients(self) -> None:
         self.stop.set()

@@ -60,14 +60,18 @@ class Scenario:
         """The run's durations with this scenario's own :attr:`timers` in place."""
         return replace(base, **dict(self.timers)) if self.timers else base
 
-    def estimate(self, base: RealLBTimes) -> float:
-        """Roughly how many wall-clock seconds a run takes at most (the longest runs start first)."""
+    def floor(self, base: RealLBTimes) -> float:
+        """The seconds of timers a run must wait out, whatever the machine: the timeouts it witnesses."""
         t = self.times(base)
         if self.pattern == "idle":
-            return t.read_timeout + 1.0
+            return t.read_timeout
         if self.pattern == "health":
-            return t.probe_until + 1.0
-        return t.read_timeout + t.lb_timeout + 1.0
+            return t.probe_until
+        return t.read_timeout + t.lb_timeout
+
+    def estimate(self, base: RealLBTimes) -> float:
+        """Roughly how many wall-clock seconds a run takes at most (the longest runs start first)."""
+        return self.floor(base) + 1.0
 
     def server(self, times: RealLBTimes) -> ServerConfig:
         """The lab server's settings for a run at ``times`` (this scenario's own, from :meth:`times`)."""

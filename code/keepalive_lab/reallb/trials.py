@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 
+from keepalive_lab.lab.registry import note_floor
 from keepalive_lab.lab.results import Claim
 from keepalive_lab.reallb.health import judge_health
 from keepalive_lab.reallb.lifetimes import judge_idle
@@ -70,6 +71,7 @@ def run_trial(sc: Scenario, times: RealLBTimes = RealLBTimes()) -> Trial:
         if rig is not None:
             trial.pids, trial.folder = list(rig.started_pids), str(getattr(rig, "folder", ""))
     trial.wall_seconds = round(time.monotonic() - start, 2)
+    note_floor(sc.key, start, sc.floor(times))
     held = trial.matched
     trial.claims.insert(
         0, Claim(f"{sc.key}:verdict", f"{sc.title}: {sc.expected}", held, f"{trial.observed}: {trial.evidence}")
