@@ -133,3 +133,22 @@ def test_the_book_has_enough_exercises_and_most_make_students_run_code(built):
     assert exercises >= 12, exercises
     assert checked >= 8, checked  # solutions that call the self-check, in code
     assert predictions >= 10, predictions
+
+
+# A chapter that runs something the reader can vary: experiments at a time scale, the real load balancers,
+# the scale check, the zoo's probes.
+_RUNS = re.compile(r"TimeScale\(|runner\.run\(|scalecheck\.validate\(|run_experiments?\(")
+
+
+@pytest.mark.parametrize("chapter", _chapters())
+def test_a_chapter_that_runs_experiments_opens_with_one_parameters_cell(chapter):
+    # papermill's convention: the one cell tagged `parameters` comes before the code that uses it.
+    text = (ROOT / f"{chapter}.md").read_text(encoding="utf-8")
+    cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, flags=re.S)
+    tagged = [i for i, cell in enumerate(cells) if re.match(r":tags: \[[^\]]*\bparameters\b", cell)]
+    if not any(_RUNS.search(cell) for cell in cells):
+        assert tagged == [], f"{chapter} has parameters but runs nothing"
+        return
+    assert tagged == [0], f"{chapter}: the first code cell, and only it, must be tagged parameters"
+    names = re.findall(r"^(\w+) = ", cells[0], flags=re.M)
+    assert names and all(re.search(rf"\b{name}\b", "".join(cells[1:])) for name in names), names

@@ -42,7 +42,8 @@ def test_the_figure_says_what_it_shows():
 
 
 @pytest.mark.slow
-def test_a_live_factor_reaches_both_verdicts():
-    rows = pd.DataFrame(scalecheck.measure(80.0))
+def test_the_fastest_live_factor_reaches_both_verdicts():
+    # x80 is recorded, not live: its margin (62 ms of lab time) is too thin for a busy machine.
+    rows = pd.DataFrame(scalecheck.measure(max(scalecheck.LIVE_FACTORS)))
     assert rows["claims held"].all()
     assert set(rows["LB2 status"]) == {200, 504}
