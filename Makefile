@@ -33,8 +33,15 @@ test: $(STAMP) system go-reference
 	$(BIN)/python tools/build_book.py
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+# Figures, not tests: the lab server's own overhead, the lab's cost per hop of the experiments' chain,
+# and the lab server against the Go reference under Debian's wrk (installed with apt-get as root when
+# missing; without it that last part says what to install).
+bench: $(STAMP) go-reference
+	@command -v wrk >/dev/null || [ "$$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
 	$(BIN)/python benchmarks/server_overhead.py
+	$(BIN)/python benchmarks/chain_overhead.py
+	$(BIN)/python benchmarks/server_vs_go.py
 
 # The Go programs under code/go-fixes, built and vetted with Go 1.23.4.
 go: $(STAMP) system

@@ -7,8 +7,12 @@ scale while ``--load`` processes keep CPU cores busy, and prints:
 * for each experiment, its wall time (mean, max), the floor it cannot beat
   (the timeouts it must witness), and the ratio of the two.
 
-Run: ``.venv/bin/python benchmarks/experiment_stability.py [--runs 20] [--load 1] [--only symptom,race]``.
-It takes about a minute per round of all experiments.
+``--concurrent N`` runs each round's experiments N at a time, each in its
+own process, as the book's build executes chapters side by side (one
+after another by default).
+
+Run: ``.venv/bin/python benchmarks/experiment_stability.py [--runs 20] [--load 1] [--concurrent 4]
+[--only symptom,race]``. A round of all experiments takes about a minute one after another.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 
 from keepalive_lab.experiments import EXPERIMENTS
 from keepalive_lab.lab.timescale import DEFAULT_SCALE
@@ -25,11 +30,19 @@ from keepalive_lab.lab.timescale import DEFAULT_SCALE
 BURN = "import time\nend = time.monotonic() + 7200\nwhile time.monotonic() < end: pass\n"
 
 
+def run_one(name: str) -> tuple[str, float, list[tuple[str, bool, str, str]]]:
+    """One run of one experiment: its wall time and, for each claim, name, held, text, evidence."""
+    exp = EXPERIMENTS[name]
+    result = exp.run(exp.params(), DEFAULT_SCALE)
+    return name, result.wall_seconds, [(c.name, bool(c.held), c.text, str(c.evidence)) for c in result.claims]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--load", type=int, default=1, help="busy processes running alongside (default 1)")
     parser.add_argument("--only", default="", help="comma-separated experiment names")
+    parser.add_argument("--concurrent", type=int, default=1, help="experiments run at once, each in a process")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n] or list(EXPERIMENTS)
     unknown = set(names) - set(EXPERIMENTS)
@@ -43,22 +56,27 @@ def main() -> None:
     started = time.monotonic()
     try:
         for run in range(1, args.runs + 1):
-            for name in names:
-                exp = EXPERIMENTS[name]
-                result = exp.run(exp.params(), DEFAULT_SCALE)
-                walls[name].append(result.wall_seconds)
-                for c in result.claims:
-                    held[(name, c.name)] += c.held
-                    texts[(name, c.name)] = c.text
-                    if not c.held:
-                        print(f"  run {run}: {name}/{c.name} did NOT hold: {c.evidence}", flush=True)
+            if args.concurrent > 1:
+                with ProcessPoolExecutor(args.concurrent) as pool:
+                    outcomes = list(pool.map(run_one, names))
+            else:
+                outcomes = [run_one(name) for name in names]
+            for name, wall, claims in outcomes:
+                walls[name].append(wall)
+                for claim, ok, text, evidence in claims:
+                    held[(name, claim)] += ok
+                    texts[(name, claim)] = text
+                    if not ok:
+                        print(f"  run {run}: {name}/{claim} did NOT hold: {evidence}", flush=True)
             print(f"round {run}/{args.runs} done, {time.monotonic() - started:.0f} s", flush=True)
     finally:
         for b in burners:
             b.kill()
             b.wait()
 
-    print(f"\n{args.runs} runs of each experiment, {args.load} busy process(es) alongside, {DEFAULT_SCALE.describe()}")
+    mode = f"{args.concurrent} at a time" if args.concurrent > 1 else "one after another"
+    print(f"\n{args.runs} runs of each experiment ({mode}), {args.load} busy process(es) alongside, "
+          f"{DEFAULT_SCALE.describe()}, {time.monotonic() - started:.0f} s in all")
     print(f"{'experiment':<16} {'claim':<28} held")
     for (name, claim), count in held.items():
         print(f"{name:<16} {claim:<28} {count}/{args.runs}")

@@ -16,6 +16,9 @@ Content sniffing (``DetectContentType``) is in :mod:`keepalive_lab.goserver.snif
 
 from __future__ import annotations
 
+import functools
+import math
+
 import re
 import time
 from email.utils import formatdate
@@ -207,7 +210,13 @@ def status_text(code: int) -> str:
 
 def http_date(unix_time: float | None = None) -> str:
     """``Mon, 02 Jan 2006 15:04:05 GMT`` (Go's ``http.TimeFormat``)."""
-    return formatdate(time.time() if unix_time is None else unix_time, usegmt=True)
+    return _date_of_second(math.floor(time.time() if unix_time is None else unix_time))
+
+
+# The text changes once a second; every response asks for it.
+@functools.lru_cache(maxsize=4)
+def _date_of_second(second: int) -> str:
+    return formatdate(second, usegmt=True)
 
 
 _NOT_HOST_CHAR = re.compile(r"[^0-9a-zA-Z!$%&'()*+,\-.:;=\[\]_~]")

@@ -8,6 +8,8 @@ response whose handler set none.
 
 from __future__ import annotations
 
+import functools
+
 __all__ = ["detect_content_type"]
 
 _SNIFF_LEN = 512
@@ -51,7 +53,13 @@ def _is_binary_byte(b: int) -> bool:
 
 def detect_content_type(data: bytes) -> str:
     """The MIME type Go's ``DetectContentType`` gives the first 512 bytes of a body."""
-    data = data[:_SNIFF_LEN]
+    return _detect(bytes(data[:_SNIFF_LEN]))
+
+
+# A pure function of at most 512 bytes, and a server sends the same few bodies over and over:
+# remembering the last answers takes sniffing off the per-request cost.
+@functools.lru_cache(maxsize=256)
+def _detect(data: bytes) -> str:
     text = data.lstrip(_WS)
     for tag in _HTML_TAGS:
         if _html_match(text, tag):

@@ -1,0 +1,159 @@
+"""The lab server against the Go reference, under the same load generator. Prints figures; asserts nothing.
+
+Both programs take the same flags (``python -m keepalive_lab serve`` and
+``_build/go-reference/keepalive-go``); each runs here with no listener limit
+and a handler that answers at once, so what is measured is the server itself.
+Debian's ``wrk`` drives them (a Python client would be the bottleneck for
+both) over keep-alive connections on loopback:
+
+* one connection: requests per second, round-trip p50 and p99;
+* 8 and 64 connections: requests per second and p99.
+
+A third column is Python's own ceiling here: a bare loop, one thread per
+connection, that answers every read with the same bytes and parses nothing.
+No Python server with a thread per connection can beat it, so it shows how
+much of the gap to Go is the lab server's work and how much is Python's.
+
+The goals: the lab server within 2x of Go on one connection, and throughput
+that does not fall as connections are added. ``wrk`` and the server share
+the machine's cores, so compare the two columns of one run, not runs on
+different machines.
+
+Run: ``make bench`` (installs wrk as root on Debian when it is missing) or
+``.venv/bin/python benchmarks/server_vs_go.py [--seconds 5]``. Exit status 2
+when wrk is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from keepalive_lab.fidelity.process import ServerProcess, find_go_reference, go_server_command, python_server_command
+
+FLAGS = ["--limit", "0", "--latency", "0s", "--read-timeout", "30s"]
+LOADS = ((1, 1), (8, 2), (64, 2))  # (connections, wrk threads): two threads on two cores
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}  # wrk's latency units, to milliseconds
+
+
+@dataclass
+class Load:
+    connections: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: str
+
+
+BARE_RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                 b"Date: Wed, 02 Dec 2026 00:00:00 GMT\r\n\r\nok\n")
+
+
+def _answer_every_read(conn: socket.socket) -> None:
+    with conn:
+        try:
+            while conn.recv(65536):
+                conn.sendall(BARE_RESPONSE)
+        except OSError:
+            pass  # wrk resets its connections when it stops
+
+
+@contextmanager
+def bare_python_loop() -> Iterator[int]:
+    """Python's ceiling: accept, and answer every read of every connection with fixed bytes, in threads."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=_answer_every_read, args=(conn,), daemon=True).start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        listener.close()
+        acceptor.join(5)
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([0-9.]+)(us|ms|s)", text).groups()
+    return float(number) * UNITS[unit]
+
+
+def parse_wrk(output: str, connections: int) -> Load:
+    """Requests/sec and the 50 % and 99 % lines of ``wrk --latency``."""
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", output)[1])
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1])
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1])
+    errors = re.search(r"Socket errors: (.*)|Non-2xx or 3xx responses: (\d+)", output)
+    return Load(connections, rps, p50, p99, errors[0] if errors else "")
+
+
+def measure(wrk: str, port: int, seconds: float) -> list[Load]:
+    url = f"http://127.0.0.1:{port}/"
+    subprocess.run([wrk, "-t1", "-c1", "-d1s", url], capture_output=True, timeout=30, check=True)  # warm-up
+    loads = []
+    for connections, threads in LOADS:
+        command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True)
+        loads.append(parse_wrk(done.stdout, connections))
+    return loads
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="each load's duration (default 5)")
+    args = parser.parse_args()
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("server_vs_go: wrk is missing (as root on Debian: apt-get install wrk, or make bench)", file=sys.stderr)
+        return 2
+    programs = {"lab server": python_server_command(FLAGS)}
+    go = find_go_reference()
+    if go is not None:
+        programs[f"Go {go.go_version}"] = go_server_command(go.binary, FLAGS)
+    else:
+        print("(no Go reference here: make go-reference builds it; the lab server runs alone)")
+    results: dict[str, list[Load]] = {}
+    for name, argv in programs.items():
+        with ServerProcess(argv) as server:
+            results[name] = measure(wrk, server.port, args.seconds)
+    with bare_python_loop() as port:
+        results["bare Python loop"] = measure(wrk, port, args.seconds)
+    print(f"\nwrk, keep-alive, handler answers at once, {args.seconds:g} s per load")
+    names = list(results)
+    go_column = 1 if len(names) == 3 else None
+    print(f"{'':<26}" + "".join(f"{n:>18}" for n in names) + ("      lab / Go" if go_column else ""))
+    rows = []
+    for i, (connections, _) in enumerate(LOADS):
+        rows.append((f"{connections} conn: req/s", [results[n][i].requests_per_second for n in names], "{:18.0f}"))
+        if connections == 1:
+            rows.append(("1 conn: p50 (ms)", [results[n][i].p50_ms for n in names], "{:18.3f}"))
+        rows.append((f"{connections} conn: p99 (ms)", [results[n][i].p99_ms for n in names], "{:18.3f}"))
+    for label, values, form in rows:
+        ratio = f"{values[0] / values[go_column]:13.2f}x" if go_column and values[go_column] else ""
+        print(f"{label:<26}" + "".join(form.format(v) for v in values) + ratio)
+    for name in names:
+        for load in results[name]:
+            if load.errors:
+                print(f"  {name}, {load.connections} connections: {load.errors}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
