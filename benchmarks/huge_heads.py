@@ -88,6 +88,17 @@ def reader_cpu(head: bytes) -> float:
         theirs.close()
 
 
+def _read_answer(sock: socket.socket) -> bytes:
+    """Everything up to the handler's body (``ok``), or to the server's close."""
+    response = b""
+    while not response.endswith(b"ok\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        response += chunk
+    return response
+
+
 def server_cpu(head: bytes) -> tuple[float, str]:
     """CPU seconds of this whole process for one request with ``head`` through a lab server, and its status."""
     server = Server(ArticleHandler(latency=0), read_timeout=60, max_header_bytes=MAX_HEADER_BYTES)
@@ -96,12 +107,7 @@ def server_cpu(head: bytes) -> tuple[float, str]:
         with socket.create_connection(("127.0.0.1", listener.port), timeout=60) as sock:
             start = time.process_time()
             sock.sendall(head)
-            response = b""
-            while not response.endswith(b"ok\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                response += chunk
+            response = _read_answer(sock)
             cpu = time.process_time() - start
     return cpu, response[9:12].decode("ascii", "replace")
 
@@ -130,12 +136,7 @@ class GoReference:
         for _ in range(requests):
             with socket.create_connection(("127.0.0.1", self.port), timeout=60) as sock:
                 sock.sendall(head)
-                response = b""
-                while not response.endswith(b"ok\n"):
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    response += chunk
+                _read_answer(sock)
         return (self.cpu() - before) / requests
 
     def close(self) -> None:

@@ -3,11 +3,13 @@ a server-side ``Conn`` on a socketpair, and requests whose bodies come from fixe
 
 from __future__ import annotations
 
+import os
 import queue
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Callable
 
 import pytest
@@ -228,3 +230,16 @@ def fake_request(
     header = Header() if header is None else header
     return Request(method, target, *version, header, "lab", content_length, "127.0.0.1:2",
                    body=RequestBody(source or FakeSource(), content_length))  # fmt: skip
+
+
+def live_children() -> set[int]:
+    """Live child processes of this test process (zombies excluded)."""
+    me, out = str(os.getpid()), set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it exited while we looked
+        if fields[1] == me and fields[0] != "Z":
+            out.add(int(stat.parent.name))
+    return out

@@ -10,13 +10,11 @@ against the recorded Go run in ``data/go-fidelity.json``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -42,7 +40,7 @@ from keepalive_lab.fidelity.transcript import (
 )
 from keepalive_lab.goserver.handlers import body_of, clean_path
 
-from .conftest import BAD_SERVE_FLAGS
+from .conftest import BAD_SERVE_FLAGS, live_children
 
 BUILD_SCRIPT = PROJECT_ROOT / "tools" / "go_reference.sh"
 NO_TOOLCHAIN = 3  # go_reference.sh: "no toolchain available here"
@@ -53,19 +51,6 @@ def _needs_go_or_the_matrix(test):
     (``report``, ``ours``: about 20 s, a minute on a busy machine); everything else here takes milliseconds
     to half a second."""
     return pytest.mark.slow(pytest.mark.timeout(300)(test))
-
-
-def _children() -> set[int]:
-    """Live child processes of this test process (zombies excluded)."""
-    me, out = str(os.getpid()), set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # it exited while we looked
-        if fields[1] == me and fields[0] != "Z":
-            out.add(int(stat.parent.name))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +78,9 @@ def go_required(go_reference):
 def report(go_reference):
     """The matrix, run once for this module: ours against live Go when it is here, else the recording."""
     ref, _ = go_reference
-    before = _children()
+    before = live_children()
     result = fidelity_report(ref)
-    leftover = _children() - before
+    leftover = live_children() - before
     assert not leftover, f"server processes left behind: {leftover}"
     return result
 

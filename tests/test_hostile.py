@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from keepalive_lab.fidelity.hostile.case import AWAIT, RESET, SEND, SHUT_WR, Case, Step, raw, single
@@ -26,28 +25,17 @@ from keepalive_lab.fidelity.hostile.runner import HEALTH, PROBE, HostileTimes, h
 from keepalive_lab.fidelity.process import find_go_reference, go_server_command
 from keepalive_lab.goserver.handlers import ArticleHandler
 
+from .conftest import live_children
+
 RERECORD = "the corpus or the harness changed since the recording: python -m keepalive_lab.fidelity hostile --record"
-
-
-def _children() -> set[int]:
-    """Live child processes of this test process (zombies excluded)."""
-    me, out = str(os.getpid()), set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me and fields[0] != "Z":
-            out.add(int(stat.parent.name))
-    return out
 
 
 @pytest.fixture(scope="module")
 def comparison():
     """The corpus against our server, compared with the recorded Go run; kept for the fidelity appendix."""
-    before = _children()
+    before = live_children()
     result = hostile_comparison()
-    assert not _children() - before, "server processes left behind"
+    assert not live_children() - before, "server processes left behind"
     save_last_run(result.summary())
     return result
 

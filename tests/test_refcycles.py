@@ -13,7 +13,6 @@ import gc
 import weakref
 
 import pytest
-from keepalive_lab.goserver.bufio import BufferedReader
 from keepalive_lab.goserver.chunked import ChunkedBody
 from keepalive_lab.goserver.handlers import ArticleHandler
 from keepalive_lab.goserver.net import ConnReset

@@ -473,12 +473,17 @@ def test_malformed_heads_get_go_s_400(wire, head, text):
     assert (caught.value.status, caught.value.text) == (400, text)
 
 
+def _reading_thread(reader_for, conn) -> tuple[threading.Thread, list[BaseException]]:
+    """A thread (not started) that reads one request and puts what it raises in the list."""
+    conn.set_read_deadline(time.monotonic() + 60)
+    outcome: list[BaseException] = []
+    return threading.Thread(target=lambda: _capture(reader_for().read_request, outcome), name="test-reader"), outcome
+
+
 def test_a_bad_field_line_is_judged_when_the_next_line_begins(wire):
     # textproto waits for the next line's first byte, to see whether it continues the field (obs-fold).
     send, reader_for, conn = wire
-    conn.set_read_deadline(time.monotonic() + 60)
-    outcome: list[BaseException] = []
-    reading = threading.Thread(target=lambda: _capture(reader_for().read_request, outcome), name="test-reader")
+    reading, outcome = _reading_thread(reader_for, conn)
     send(b"GET / HTTP/1.1\r\nHost: lab\r\nX\x01: y\r\n", eof=False)
     reading.start()
     reading.join(0.2)
@@ -490,9 +495,7 @@ def test_a_bad_field_line_is_judged_when_the_next_line_begins(wire):
 
 def test_a_line_without_a_colon_is_refused_at_once(wire):
     send, reader_for, conn = wire
-    conn.set_read_deadline(time.monotonic() + 60)
-    outcome: list[BaseException] = []
-    reading = threading.Thread(target=lambda: _capture(reader_for().read_request, outcome), name="test-reader")
+    reading, outcome = _reading_thread(reader_for, conn)
     send(b"GET / HTTP/1.1\r\nHost: lab\r\nno colon\r\n", eof=False)
     reading.start()
     reading.join(WAIT)

@@ -70,12 +70,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if report.unexplained else 0
 
 
+def _reference_missing(args: argparse.Namespace, ref) -> bool:
+    """Recording or a live run needs the Go binary: say so when it is not there."""
+    if (args.record or args.live) and ref is None:
+        print("no Go reference binary: run tools/go_reference.sh first", file=sys.stderr)
+        return True
+    return False
+
+
 def _hostile(args: argparse.Namespace, ref) -> int:
     from keepalive_lab.fidelity.hostile import compare, corpus, recording
 
     path = args.recording or recording.RECORDING
-    if (args.record or args.live) and ref is None:
-        print("no Go reference binary: run tools/go_reference.sh first", file=sys.stderr)
+    if _reference_missing(args, ref):
         return 1
     if args.record:
         data = recording.record(ref, path, jobs=args.jobs)
@@ -94,8 +101,7 @@ def _routes(args: argparse.Namespace, ref) -> int:
     from keepalive_lab.fidelity.process import python_server_command
 
     path = args.recording or routes.RECORDING
-    if (args.record or args.live) and ref is None:
-        print("no Go reference binary: run tools/go_reference.sh first", file=sys.stderr)
+    if _reference_missing(args, ref):
         return 1
     if args.record:
         data = routes.record(ref, path, count=args.count or routes.COUNT, jobs=args.jobs)
