@@ -9,6 +9,12 @@ both) over keep-alive connections on loopback:
 * one connection: requests per second, round-trip p50 and p99;
 * 8 and 64 connections: requests per second and p99.
 
+On a machine with two cores or more, each server runs on core 0 and wrk on
+core 1 (``taskset``): each side gets one core of its own, so runs repeat and
+Go's extra threads buy it nothing a Python process could not use. Without
+pinning, the figures on a 2-core virtual machine varied twofold from run to
+run with the scheduler's placement.
+
 A third column is Python's own ceiling here: a bare loop, one thread per
 connection, that answers every read with the same bytes and parses nothing.
 No Python server with a thread per connection can beat it, so it shows how
@@ -27,8 +33,10 @@ when wrk is missing.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +48,7 @@ from typing import Iterator
 from keepalive_lab.fidelity.process import ServerProcess, find_go_reference, go_server_command, python_server_command
 
 FLAGS = ["--limit", "0", "--latency", "0s", "--read-timeout", "30s"]
-LOADS = ((1, 1), (8, 2), (64, 2))  # (connections, wrk threads): two threads on two cores
+LOADS = (1, 8, 64)  # keep-alive connections
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}  # wrk's latency units, to milliseconds
 
 
@@ -90,6 +98,15 @@ def bare_python_loop() -> Iterator[int]:
         acceptor.join(5)
 
 
+def serve_bare_loop() -> int:
+    """The bare loop as a process of its own (pinned like the servers), until SIGTERM."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with bare_python_loop() as port:
+        print(f"listening on 127.0.0.1:{port}", flush=True)
+        threading.Event().wait()
+    return 0
+
+
 def _ms(text: str) -> float:
     number, unit = re.fullmatch(r"([0-9.]+)(us|ms|s)", text).groups()
     return float(number) * UNITS[unit]
@@ -104,12 +121,19 @@ def parse_wrk(output: str, connections: int) -> Load:
     return Load(connections, rps, p50, p99, errors[0] if errors else "")
 
 
+def pinned(core: int) -> list[str]:
+    """``taskset -c CORE`` when there are two cores or more to spread over, else nothing."""
+    taskset = shutil.which("taskset")
+    return [taskset, "-c", str(core)] if taskset and (os.cpu_count() or 1) >= 2 else []
+
+
 def measure(wrk: str, port: int, seconds: float) -> list[Load]:
     url = f"http://127.0.0.1:{port}/"
-    subprocess.run([wrk, "-t1", "-c1", "-d1s", url], capture_output=True, timeout=30, check=True)  # warm-up
+    client = [*pinned(1), wrk, "-t1"]
+    subprocess.run([*client, "-c1", "-d1s", url], capture_output=True, timeout=30, check=True)  # warm-up
     loads = []
-    for connections, threads in LOADS:
-        command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
+    for connections in LOADS:
+        command = [*client, f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True)
         loads.append(parse_wrk(done.stdout, connections))
     return loads
@@ -118,29 +142,32 @@ def measure(wrk: str, port: int, seconds: float) -> list[Load]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="each load's duration (default 5)")
+    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)  # serve the bare loop, in this process
     args = parser.parse_args()
+    if args.bare:
+        return serve_bare_loop()
     wrk = shutil.which("wrk")
     if wrk is None:
         print("server_vs_go: wrk is missing (as root on Debian: apt-get install wrk, or make bench)", file=sys.stderr)
         return 2
-    programs = {"lab server": python_server_command(FLAGS)}
+    programs = {"lab server": [*pinned(0), *python_server_command(FLAGS)]}
     go = find_go_reference()
     if go is not None:
-        programs[f"Go {go.go_version}"] = go_server_command(go.binary, FLAGS)
+        programs[f"Go {go.go_version}"] = [*pinned(0), *go_server_command(go.binary, FLAGS)]
     else:
         print("(no Go reference here: make go-reference builds it; the lab server runs alone)")
     results: dict[str, list[Load]] = {}
     for name, argv in programs.items():
         with ServerProcess(argv) as server:
             results[name] = measure(wrk, server.port, args.seconds)
-    with bare_python_loop() as port:
-        results["bare Python loop"] = measure(wrk, port, args.seconds)
+    with ServerProcess([*pinned(0), sys.executable, __file__, "--bare"]) as bare:
+        results["bare Python loop"] = measure(wrk, bare.port, args.seconds)
     print(f"\nwrk, keep-alive, handler answers at once, {args.seconds:g} s per load")
     names = list(results)
     go_column = 1 if len(names) == 3 else None
     print(f"{'':<26}" + "".join(f"{n:>18}" for n in names) + ("      lab / Go" if go_column else ""))
     rows = []
-    for i, (connections, _) in enumerate(LOADS):
+    for i, connections in enumerate(LOADS):
         rows.append((f"{connections} conn: req/s", [results[n][i].requests_per_second for n in names], "{:18.0f}"))
         if connections == 1:
             rows.append(("1 conn: p50 (ms)", [results[n][i].p50_ms for n in names], "{:18.3f}"))

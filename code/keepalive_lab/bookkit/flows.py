@@ -171,7 +171,7 @@ def lb_family(family: str, times: RealLBTimes | None = None) -> tuple[Figure, st
     draw, height = _DRAW[family]
     fig, ax = canvas(8.0, height)
     alt = draw(ax, times)
-    return fig, f"{GROUPS[family]}: {alt} (lab seconds)."
+    return fig, f"{GROUPS[family]}: {alt} (wall-clock seconds, as on the page)."
 
 
 def runbook_flow() -> tuple[Figure, str]:

@@ -135,7 +135,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "check-http", "HAProxy option httpchk", (("haproxy-1", _H), ("haproxy-2", HAProxySpec(check="http"))),
         "health", "DOWN, then UP", "marked DOWN a few check intervals after the slot was taken, 503 at once "
-        "meanwhile, UP again soon after the slot frees: the article's \"demoted\"", "health",
+        "meanwhile, UP again soon after the slot frees (HAProxy marks the server DOWN, not itself)", "health",
     ),
     Scenario(
         "haproxy-article-timers", "HAProxy x1, default, the article's timers", (("haproxy-1", _H),), "idle",
