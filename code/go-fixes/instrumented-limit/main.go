@@ -7,22 +7,16 @@
 // /debug/vars on a separate, unlimited listener (a metrics port behind the
 // same limit would starve with the rest):
 //
-//   - limit_slots_in_use: accepted connections not closed yet; an idle keep-
-//     alive
-//     connection counts, exactly as it holds its slot;
-//   - limit_slot_wait_ms_last: how long the server's last Accept waited for a
-//     free slot;
-//     it grows with any long-lived connection, busy or idle, and says nothing
-//     about
-//     whether anyone was waiting;
+//   - limit_slots_in_use: accepted connections not closed yet; an idle
+//     keep-alive connection counts, exactly as it holds its slot;
+//   - limit_slot_wait_ms_last: how long the server's last Accept waited for
+//     a free slot; it grows with any long-lived connection, busy or idle,
+//     and says nothing about whether anyone was waiting;
 //   - limit_queued_ms_last and limit_queued_ms_max: how long an accepted
-//     connection's
-//     request had been waiting in the kernel's accept queue, read from the
-//     socket's
-//     TCP_INFO (the time since its last bytes arrived). This one is the
-//     incident's
-//     signature: a request that waited seconds before the program ever saw
-//     it.
+//     connection's request had been waiting in the kernel's accept queue,
+//     read from the socket's TCP_INFO (the time since its last bytes
+//     arrived). This one is the incident's signature: a request that
+//     waited seconds before the program ever saw it.
 //
 // TCP_INFO is Linux's; elsewhere the queued metrics stay at zero.
 package main

@@ -216,9 +216,12 @@ def runbook_flow() -> tuple[Figure, str]:
 
 # One line per package for the picture; a package without one shows its docstring's first sentence.
 _ROLES = {
-    "kernel": "what the kernel knows: the accept queue",
+    "kernel": "the accept queue, TCP_INFO",
     "records": "the records and the recorder",
     "ticker": "one background loop",
+    "sockdiag": "listening sockets, as ss",
+    "probe": "check any server for the trap",
+    "zoo": "real servers, probed",
     "goserver": "Go's net/http server and LimitListener",
     "lbmodel": "the load balancer, modelled",
     "lab": "start a server, traffic, time scale, results",

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from keepalive_lab.bookkit import readable
+
 __all__ = ["GLUED", "Text", "FigureWithAlt", "glue", "glue_values", "glue_figure", "glue_table", "show_table", "show_values", "run_experiment"]
 
 
@@ -101,8 +103,10 @@ def show_table(frame: pd.DataFrame, caption: str = "", preformatted: tuple[str, 
     ``preformatted`` columns keep their line breaks. A page that shows a
     dash says what it means.
     """
-    styler = frame.style.hide(axis="index").format(precision=2, na_rep="–")
+    # Values in words (yes/no, LB2, 502: 2, 30 rather than True, ['LB2'], {'502': 2}, 30.00): readable.py.
+    styler = frame.style.hide(axis="index").format(lambda v: readable.text(v) if isinstance(v, str) else readable.cell(v))
     if preformatted:
+        styler = styler.format(lambda v: v if isinstance(v, str) else readable.cell(v), subset=list(preformatted))
         styler = styler.set_properties(
             subset=list(preformatted), **{"white-space": "pre", "font-family": "monospace", "text-align": "left"}
         )

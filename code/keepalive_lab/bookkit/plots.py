@@ -195,9 +195,11 @@ def queue_over_time(queue: pd.DataFrame, scale: TimeScale, windows: pd.DataFrame
     _time_axis(ax, scale)
     fig.tight_layout()
     peak = int(samples["length"].max()) if len(samples) else 0
+    empty = float((samples["length"] == 0).mean()) if len(samples) else 1.0
     alt = (
-        f"Step plot of the accept-queue length over time ({_count(len(samples), 'sample')}): 0 most of the time, "
-        f"up to {_count(peak, 'connection')} while requests waited; shaded bands mark the requests that timed out."
+        f"Step plot of the accept-queue length over time ({_count(len(samples), 'sample')}): 0 in "
+        f"{100 * empty:.0f} % of the samples, up to {_count(peak, 'connection')} while requests waited; shaded "
+        "bands mark the requests that timed out."
     )
     return fig, alt
 

@@ -78,42 +78,47 @@ def family_timeline(run: ZooRun, family: str) -> tuple[Figure, str]:
         raise ValueError(f"no server of family {family!r} in this run")
     t = run.times
     columns = max([len(r.steps) for r in rows] + [1])
-    fig, ax = plt.subplots(figsize=(8.5, 0.9 + 0.75 * len(rows)))
-    labels = []
+    fig, ax = plt.subplots(figsize=(8.0, 1.1 + 0.85 * len(rows)))  # the page shows it ~7 in wide
+    labels, used = [], set()
     for lane, row in enumerate(rows):
         labels.append(row.server.name + {"recorded": f"\n(recorded {row.recorded_on})", "missing": "\n(not run here)",
                                          "error": "\n(failed)"}.get(row.status, ""))  # fmt: skip
         for i, step in enumerate(row.steps):
             kind = _kind(step, t.prompt)
+            used.add(kind)
             ax.broken_barh([(i + 0.05, 0.9)], (lane - 0.4, 0.42), color=STEP_COLOURS[kind],
                            hatch="//" if row.status == "recorded" else None, edgecolor="white", linewidth=0.5)
             text = _wait(step["seconds"]) if kind != "refused" else _refusal(step).removeprefix("a ")
-            ax.text(i + 0.5, lane - 0.19, text, ha="center", va="center", fontsize=7,
+            ax.text(i + 0.5, lane - 0.19, text, ha="center", va="center", fontsize=9,
                     color="white" if kind in ("no answer", "served at once") else "black")  # fmt: skip
             height = 0.15 * step["idle"] / t.max_idle
             if step["idle"]:
                 ax.broken_barh([(i + 0.05, 0.9)], (lane + 0.36 - height, height), color=STATE_COLOURS["idle"],
                                linewidth=0)  # fmt: skip
-            ax.text(i + 0.5, lane + 0.11, str(step["idle"]), ha="center", va="center", fontsize=6.5, color="#555555")
+            ax.text(i + 0.5, lane + 0.11, str(step["idle"]), ha="center", va="center", fontsize=8.5, color="#333333")
         if row.verdict is not None:
             where = f" at {row.most_idle} idle" if row.verdict in ("starves", "rejects") else ""
-            ax.text(len(row.steps) + 0.1, lane - 0.19, f"{row.verdict}{where}", va="center", fontsize=8,
+            ax.text(len(row.steps) + 0.1, lane - 0.19, f"{row.verdict}{where}", va="center", fontsize=10,
                     fontweight="bold" if row.verdict == "starves" else "normal")  # fmt: skip
-    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.set_yticks(range(len(rows)), labels, fontsize=10)
     ax.set_ylim(len(rows) - 0.5, -0.55)
     ax.set_xlim(0, columns + 1.6)
-    ax.set_xticks([i + 0.5 for i in range(columns)], [str(i + 1) for i in range(columns)], fontsize=8)
-    ax.set_xlabel("the probe's fresh requests, in the order it sent them: each box says how long it waited, "
-                  "the grey number\nunder it how many idle keep-alive connections the probe held open meanwhile",
-                  fontsize=8)  # fmt: skip
+    ax.set_xticks([i + 0.5 for i in range(columns)], [str(i + 1) for i in range(columns)], fontsize=9)
+    ax.set_xlabel("fresh requests, in the order the probe sent them; in each box, how long it waited;\n"
+                  "under it, how many idle keep-alive connections the probe held open meanwhile",
+                  fontsize=9)  # fmt: skip
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in STEP_COLOURS.values()]
+    # The legend names only what this figure shows.
+    meaning = {"served at once": f"served at once (within {t.prompt:g} s)", "served late": "served late",
+               "no answer": f"no answer within {t.timeout:g} s", "refused": "refused"}  # fmt: skip
+    shown = [kind for kind in STEP_COLOURS if kind in used]
+    handles = [plt.Rectangle((0, 0), 1, 1, color=STEP_COLOURS[kind]) for kind in shown]
+    names = [meaning.get(kind, kind) for kind in shown]
     handles.append(plt.Rectangle((0, 0), 1, 1, color=STATE_COLOURS["idle"]))
-    names = [f"served at once (within {t.prompt:g} s)", "served late", f"no answer within {t.timeout:g} s",
-             "refused", "idle connections held"]  # fmt: skip
-    fig.legend(handles, names, loc="lower center", ncol=5, frameon=False, fontsize=7)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    names.append("idle connections held")
+    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False, fontsize=9)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     alt = (f"The probe's fresh requests, in order, against each {family} server, with how many idle keep-alive "
            f"connections were open for each. " + ". ".join(_summary(r, t.prompt) for r in rows) + ".")
     return fig, alt

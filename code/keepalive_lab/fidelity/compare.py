@@ -158,14 +158,19 @@ def comparison_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
     ).set_index("scenario")
 
 
-def known_differences_table(go_version: str) -> pd.DataFrame:
-    """The known version differences that apply to ``go_version``, with their reasons and sources."""
+def known_differences_table(go_version: str, every: bool = False) -> pd.DataFrame:
+    """The known version differences that apply to ``go_version``, with their reasons and sources.
+
+    ``every``: all of them, with a column saying whether each applies to ``go_version``.
+    """
+    columns = ["scenario", "fixed in", "why", "Go source"] + ([f"applies to {go_version}"] if every else [])
     rows = [
-        {"scenario": k.scenario, "fixed in": "go%d.%d" % k.fixed_in, "why": k.why, "Go source": k.go_source}
+        {"scenario": k.scenario, "fixed in": "go%d.%d" % k.fixed_in, "why": k.why, "Go source": k.go_source,
+         f"applies to {go_version}": "yes" if k.applies(go_version) else "no"}
         for k in KNOWN_VERSION_DIFFERENCES
-        if k.applies(go_version)
-    ]
-    return pd.DataFrame(rows, columns=["scenario", "fixed in", "why", "Go source"]).set_index("scenario")
+        if every or k.applies(go_version)
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns).set_index("scenario")
 
 
 def transcript_table(events: Sequence[dict]) -> pd.DataFrame:

@@ -210,8 +210,8 @@ class FidelityReport:
     def table(self) -> pd.DataFrame:
         return comparison_table(self.comparisons)
 
-    def known_differences(self) -> pd.DataFrame:
-        return known_differences_table(self.go_version)
+    def known_differences(self, every: bool = False) -> pd.DataFrame:
+        return known_differences_table(self.go_version, every)
 
     def result(self) -> ProbeResult:
         """One claim per scenario (our server answers as Go does, or as a listed version difference)."""
