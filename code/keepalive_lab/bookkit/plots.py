@@ -88,6 +88,12 @@ def outcome_counts(
         values = counts[outcome].to_numpy()
         ax.barh(labels, values, left=left, color=OUTCOME_COLOURS[outcome], label=outcome, edgecolor="white")
         left += values
+    # Write the failures out at each bar's end: two 502s among two hundred requests are too thin to see.
+    for y, row in enumerate(counts.itertuples(index=False)):
+        failed = ", ".join(f"{n} × {o}" for o, n in zip(outcomes, row) if n and o != "ok")
+        if failed:
+            ax.text(left[y] + left.max() * 0.01, y, failed, va="center", fontsize=8, color="#333333")
+    ax.set_xlim(0, left.max() * 1.22 if left.max() else 1)
     ax.invert_yaxis()
     ax.set_xlabel("requests")
     ax.legend(title="outcome", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
