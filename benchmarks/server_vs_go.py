@@ -41,9 +41,7 @@ import socket
 import subprocess
 import sys
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from keepalive_lab.fidelity.process import ServerProcess, find_go_reference, go_server_command, python_server_command
 
@@ -74,37 +72,15 @@ def _answer_every_read(conn: socket.socket) -> None:
             pass  # wrk resets its connections when it stops
 
 
-@contextmanager
-def bare_python_loop() -> Iterator[int]:
-    """Python's ceiling: accept, and answer every read of every connection with fixed bytes, in threads."""
-    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=_answer_every_read, args=(conn,), daemon=True).start()
-
-    acceptor = threading.Thread(target=accept, daemon=True)
-    acceptor.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        listener.close()
-        acceptor.join(5)
-
-
 def serve_bare_loop() -> int:
-    """The bare loop as a process of its own (pinned like the servers), until SIGTERM."""
+    """Python's ceiling, as a process of its own (pinned like the servers): accept, and answer every read
+    of every connection with fixed bytes, a thread per connection, until SIGTERM."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with bare_python_loop() as port:
-        print(f"listening on 127.0.0.1:{port}", flush=True)
-        threading.Event().wait()
-    return 0
+    with socket.create_server(("127.0.0.1", 0), backlog=128) as listener:
+        print(f"listening on 127.0.0.1:{listener.getsockname()[1]}", flush=True)
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=_answer_every_read, args=(conn,), daemon=True).start()
 
 
 def _ms(text: str) -> float:
@@ -142,7 +118,7 @@ def measure(wrk: str, port: int, seconds: float) -> list[Load]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="each load's duration (default 5)")
-    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)  # serve the bare loop, in this process
+    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)  # be the bare loop's process
     args = parser.parse_args()
     if args.bare:
         return serve_bare_loop()

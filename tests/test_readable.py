@@ -13,7 +13,7 @@ from keepalive_lab.bookkit.readable import MISSING, cell, text
         (True, "yes"), (False, "no"), (None, MISSING), (float("nan"), MISSING),
         (30.0, "30"), (1.23456, "1.23"), (np.float64(60.0), "60"), (np.int64(3), "3"), (np.bool_(True), "yes"),
         (["LB2"], "LB2"), ([1, 2, 3], "1, 2, 3"), ([], "none"), ({"502": 2}, "502: 2"), ({}, "none"),
-        ([["A", "GET"], ["B", "GET"]], "A, GET; B, GET"), ("", '""'), ("text", "text"),
+        ([["A", "GET"], ["B", "GET"]], "A, GET; B, GET"), (["a", ""], 'a, ""'), ("", ""), ("text", "text"),
     ],
 )  # fmt: skip
 def test_a_value_is_written_as_a_reader_reads_it(value, shown):

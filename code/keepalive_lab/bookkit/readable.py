@@ -34,14 +34,17 @@ def cell(value: Any) -> str:
             return MISSING
         return f"{value:.0f}" if value.is_integer() and abs(value) < 1e15 else f"{value:.2f}"
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [cell(v) for v in value]
+        items = [_item(v) for v in value]
         nested = any(isinstance(v, (list, tuple, dict)) for v in value)
         return ("; " if nested else ", ").join(items) if items else "none"
     if isinstance(value, dict):
-        return ", ".join(f"{cell(k)}: {cell(v)}" for k, v in value.items()) if value else "none"
-    if isinstance(value, str):
-        return value if value else '""'
-    return str(value)
+        return ", ".join(f"{_item(k)}: {_item(v)}" for k, v in value.items()) if value else "none"
+    return str(value)  # a string as it is: an empty cell stays empty
+
+
+def _item(value: Any) -> str:
+    """A value inside a list or dict: an empty string is shown, or the list would lose an item."""
+    return '""' if value == "" else cell(value)
 
 
 def text(sentence: str) -> str:
