@@ -12,7 +12,7 @@ cell fails the build. At the end come the total time and, for each chapter,
 its execution time, its timer floor (the seconds of timeouts its experiments
 must wait out, whatever the machine) and its kernel's CPU time.
 
-``BOOK_WORKERS`` sets how many chapters execute at once (default 4; 1 runs
+``BOOK_WORKERS`` sets how many chapters execute at once (default 3; 1 runs
 them one after another).
 """
 
@@ -34,7 +34,7 @@ CACHE = BUILD / ".jupyter_cache"  # Jupyter Book's default execution cache
 FLOORS = BUILD / "floors"
 TIMES = BUILD / "chapter-times.json"  # last build's times: the longest chapters start first
 BUILD_CONFIG = BUILD / "build-config.yml"
-DEFAULT_WORKERS = 4  # on 2 cores: 79-85 s; 6 was no faster and starved the real-LB chapter's queue sampler
+DEFAULT_WORKERS = 3  # on 2 cores: 82-85 s; with 4 (72-87 s) a timing-sensitive claim of the real-LB or grid runs failed in 4 of 7 builds
 CELL_TIMEOUT = 180  # seconds per cell, as _config.yml says
 CACHE_MISS = re.compile(r"Executing notebook using")
 
@@ -106,7 +106,11 @@ def render() -> tuple[int, int]:
 
 def main() -> int:
     start = time.monotonic()
-    workers = int(os.environ.get("BOOK_WORKERS", DEFAULT_WORKERS))
+    setting = os.environ.get("BOOK_WORKERS") or str(DEFAULT_WORKERS)
+    if not (setting.isascii() and setting.isdigit() and int(setting) >= 1):
+        print(f"build_book: BOOK_WORKERS must be a whole number of at least 1, not {setting!r}", file=sys.stderr)
+        return 2
+    workers = int(setting)
     paths = chapters()
     runs = execute(paths, workers)
     executed = time.monotonic() - start
